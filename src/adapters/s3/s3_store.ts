@@ -1,0 +1,141 @@
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from "@aws-sdk/client-s3";
+import {
+  type ByteRange,
+  type ListOptions,
+  NotFoundError,
+  type ObjectMeta,
+  type ObjectStore,
+} from "../../ports/object_store.ts";
+
+/** Where an S3 store lives: `s3://bucket/prefix` or `s3a://bucket/prefix`. */
+export interface S3Location {
+  bucket: string;
+  /** Key prefix without leading or trailing `/`; empty for the bucket root. */
+  prefix: string;
+}
+
+/** Parses `s3://bucket/prefix` (or `s3a://`). @throws {RangeError} on anything else. */
+export function parseS3Url(url: string): S3Location {
+  const m = /^s3a?:\/\/([^/]+)\/?(.*)$/.exec(url);
+  if (!m || !m[1]) throw new RangeError(`Expected an S3 URI like 's3://bucket/prefix': got '${url}'`);
+  return { bucket: m[1], prefix: (m[2] ?? "").replace(/\/+$/, "") };
+}
+
+/** How many times a create that met a 409 (concurrent conditional write) is tried again. */
+const CONFLICT_RETRIES = 8;
+
+/**
+ * An {@link ObjectStore} on an S3 bucket (AWS, or any server with conditional writes).
+ *
+ * `putIfAbsent` is `PutObject` with `If-None-Match: *`: 412 means another writer created
+ * the key first; 409 means a concurrent conditional write was in progress, so the key is
+ * checked again and the write retried.
+ */
+export class S3Store implements ObjectStore {
+  readonly url: string;
+  readonly #client: S3Client;
+  readonly #bucket: string;
+  readonly #prefix: string;
+
+  constructor(location: S3Location, client: S3Client) {
+    this.#client = client;
+    this.#bucket = location.bucket;
+    this.#prefix = location.prefix ? location.prefix + "/" : "";
+    this.url = `s3://${location.bucket}${location.prefix ? "/" + location.prefix : ""}`;
+  }
+
+  /** Builds a store from a URI and S3 client settings (region, endpoint, credentials). */
+  static fromUrl(url: string, config: S3ClientConfig = {}): S3Store {
+    const client = new S3Client({ forcePathStyle: config.endpoint !== undefined, ...config });
+    return new S3Store(parseS3Url(url), client);
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Uint8Array> {
+    if (range && range.end <= range.start) return new Uint8Array(0);
+    try {
+      const res = await this.#client.send(
+        new GetObjectCommand({
+          Bucket: this.#bucket,
+          Key: this.#prefix + key,
+          ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}),
+        }),
+      );
+      if (!res.Body) return new Uint8Array(0);
+      return await res.Body.transformToByteArray();
+    } catch (err) {
+      if (status(err) === 404) throw new NotFoundError(`${this.url}/${key}`, { cause: err });
+      if (status(err) === 416) return new Uint8Array(0);
+      throw err;
+    }
+  }
+
+  async head(key: string): Promise<ObjectMeta | undefined> {
+    try {
+      const res = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }));
+      return { key, size: res.ContentLength ?? 0, lastModified: res.LastModified?.getTime() ?? 0 };
+    } catch (err) {
+      if (status(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async put(key: string, body: Uint8Array): Promise<void> {
+    await this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key, Body: body }));
+  }
+
+  async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#client.send(
+          new PutObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key, Body: body, IfNoneMatch: "*" }),
+        );
+        return true;
+      } catch (err) {
+        const code = status(err);
+        if (code === 412) return false;
+        if (code !== 409 || attempt >= CONFLICT_RETRIES) throw err;
+        if (await this.head(key)) return false;
+        await new Promise((r) => setTimeout(r, 20 * 2 ** attempt * (0.5 + Math.random())));
+      }
+    }
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectMeta> {
+    let token: string | undefined;
+    do {
+      const res = await this.#client.send(
+        new ListObjectsV2Command({
+          Bucket: this.#bucket,
+          Prefix: this.#prefix + prefix,
+          ...(options.startAfter !== undefined ? { StartAfter: this.#prefix + options.startAfter } : {}),
+          ...(token ? { ContinuationToken: token } : {}),
+        }),
+      );
+      for (const obj of res.Contents ?? []) {
+        if (!obj.Key) continue;
+        yield {
+          key: obj.Key.slice(this.#prefix.length),
+          size: obj.Size ?? 0,
+          lastModified: obj.LastModified?.getTime() ?? 0,
+        };
+      }
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }));
+  }
+}
+
+function status(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode;
+}

@@ -1,0 +1,458 @@
+import * as arrow from "apache-arrow";
+import { type DataType, decimalParts, SchemaError, type StructType } from "../delta/schema.ts";
+import { compareUtf8 } from "../../util/utf8_order.ts";
+import { arrowSchema, arrowType } from "./arrow_types.ts";
+
+/**
+ * Statistics of one column of a batch, shaped like the schema: a struct has per-field
+ * statistics, every other column one `nullCount` and, for orderable types, `min`/`max`.
+ *
+ * `min`/`max` hold raw values: `number` for integer/short/byte/float/double and date
+ * (days since the epoch), `bigint` for long, timestamp (µs since the epoch) and decimal
+ * (unscaled), `string` for strings (whole; cutting is the stats writer's job).
+ */
+export type ColumnStats = LeafStats | StructStats;
+export interface LeafStats {
+  kind: "leaf";
+  nullCount: number;
+  min?: number | bigint | string;
+  max?: number | bigint | string;
+}
+export interface StructStats {
+  kind: "struct";
+  fields: Map<string, ColumnStats>;
+}
+
+export interface BuiltBatch {
+  batch: arrow.RecordBatch;
+  stats: StructStats;
+  numRows: number;
+}
+
+type Row = Readonly<Record<string, unknown>>;
+
+/** `arrow.makeData` without its per-type overloads, which do not fit generic builders. */
+const makeData = arrow.makeData as unknown as (props: { type: arrow.DataType } & Record<string, unknown>) => arrow.Data;
+
+/**
+ * Builds one Arrow record batch from JS rows, column by column, with the batch's stats.
+ *
+ * Accepted values per Delta type (`null`/`undefined` are null):
+ * string: string · long: number (integer) or bigint · integer/short/byte: integer number ·
+ * double/float: number · boolean: boolean · date: `YYYY-MM-DD`, Date or days number ·
+ * timestamp: Date, bigint µs, or an ISO-8601 string (no zone = UTC) · decimal: string,
+ * number or bigint · binary: Uint8Array · struct: object · array: array ·
+ * map: Map, plain object, or array of `[key, value]`.
+ *
+ * @throws {SchemaError} naming the column, the expected type and the value found.
+ */
+export function rowsToArrow(schema: StructType, rows: readonly Row[]): BuiltBatch {
+  const children: arrow.Data[] = [];
+  const stats = new Map<string, ColumnStats>();
+  for (const f of schema.fields) {
+    const values = new Array<unknown>(rows.length);
+    for (let i = 0; i < rows.length; i++) values[i] = (rows[i] as Row)[f.name];
+    const built = buildColumn(f.type, f.nullable, values, f.name);
+    children.push(built.data);
+    stats.set(f.name, built.stats);
+  }
+  const aSchema = arrowSchema(schema);
+  const structData = makeData({
+    type: new arrow.Struct(aSchema.fields),
+    length: rows.length,
+    nullCount: 0,
+    children,
+  });
+  return { batch: new arrow.RecordBatch(aSchema, structData as arrow.Data<arrow.Struct>), stats: { kind: "struct", fields: stats }, numRows: rows.length };
+}
+
+interface Built {
+  data: arrow.Data;
+  stats: ColumnStats;
+}
+
+function buildColumn(type: DataType, nullable: boolean, values: unknown[], path: string): Built {
+  const n = values.length;
+  const { bitmap, nullCount } = validity(values, nullable, path);
+  const common = { length: n, nullCount, ...(nullCount > 0 ? { nullBitmap: bitmap } : {}) };
+
+  if (typeof type === "string") {
+    switch (type) {
+      case "string": return buildStrings(values, common, path);
+      case "long": return buildLongs(values, common, path);
+      case "integer": return buildInts(values, common, path, new Int32Array(n), new arrow.Int32(), -2147483648, 2147483647, "integer");
+      case "short": return buildInts(values, common, path, new Int16Array(n), new arrow.Int16(), -32768, 32767, "short");
+      case "byte": return buildInts(values, common, path, new Int8Array(n), new arrow.Int8(), -128, 127, "byte");
+      case "double": return buildFloats(values, common, path, new Float64Array(n), new arrow.Float64(), "double");
+      case "float": return buildFloats(values, common, path, new Float32Array(n), new arrow.Float32(), "float");
+      case "boolean": return buildBools(values, common, path);
+      case "date": return buildDates(values, common, path);
+      case "timestamp": return buildTimestamps(values, common, path);
+      case "binary": return buildBinary(values, common, path);
+    }
+    const dec = decimalParts(type);
+    if (dec) return buildDecimals(values, common, path, dec.precision, dec.scale);
+    throw new SchemaError(`Column '${path}': unsupported type '${type}'`);
+  }
+  switch (type.type) {
+    case "struct": {
+      const children: arrow.Data[] = [];
+      const fields = new Map<string, ColumnStats>();
+      for (const f of type.fields) {
+        const sub = new Array<unknown>(n);
+        for (let i = 0; i < n; i++) {
+          const v = values[i];
+          if (v == null) sub[i] = null;
+          else if (typeof v !== "object" || Array.isArray(v)) throw mismatch(path, "a struct (object)", v);
+          else sub[i] = (v as Row)[f.name];
+        }
+        // A null struct makes its fields null in the file even when they are declared not null.
+        const built = buildColumn(f.type, f.nullable || nullCount > 0, sub, `${path}.${f.name}`);
+        children.push(built.data);
+        fields.set(f.name, built.stats);
+      }
+      return { data: makeData({ type: arrowType(type) , ...common, children }), stats: { kind: "struct", fields } };
+    }
+    case "array": {
+      const offsets = new Int32Array(n + 1);
+      const flat: unknown[] = [];
+      for (let i = 0; i < n; i++) {
+        const v = values[i];
+        if (v != null) {
+          if (!Array.isArray(v)) throw mismatch(path, "an array", v);
+          for (const e of v) flat.push(e);
+        }
+        offsets[i + 1] = flat.length;
+      }
+      const child = buildColumn(type.elementType, type.containsNull, flat, `${path}[]`);
+      return {
+        data: makeData({ type: arrowType(type) as arrow.List, ...common, valueOffsets: offsets, child: child.data }),
+        stats: { kind: "leaf", nullCount },
+      };
+    }
+    case "map": {
+      const offsets = new Int32Array(n + 1);
+      const keys: unknown[] = [];
+      const vals: unknown[] = [];
+      for (let i = 0; i < n; i++) {
+        const v = values[i];
+        if (v != null) {
+          for (const [k, x] of mapEntries(v, path)) {
+            keys.push(k);
+            vals.push(x);
+          }
+        }
+        offsets[i + 1] = keys.length;
+      }
+      const mapType = arrowType(type) as arrow.Map_;
+      const k = buildColumn(type.keyType, false, keys, `${path}.key`);
+      const x = buildColumn(type.valueType, type.valueContainsNull, vals, `${path}.value`);
+      const entries = makeData({
+        type: mapType.children[0]!.type as arrow.Struct,
+        length: keys.length,
+        nullCount: 0,
+        children: [k.data, x.data],
+      });
+      return {
+        data: makeData({ type: mapType, ...common, valueOffsets: offsets, child: entries }),
+        stats: { kind: "leaf", nullCount },
+      };
+    }
+  }
+}
+
+interface Common {
+  length: number;
+  nullCount: number;
+  nullBitmap?: Uint8Array;
+}
+
+function validity(values: unknown[], nullable: boolean, path: string): { bitmap: Uint8Array; nullCount: number } {
+  const bitmap = new Uint8Array((values.length + 7) >> 3);
+  let nullCount = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] == null) nullCount++;
+    else bitmap[i >> 3]! |= 1 << (i & 7);
+  }
+  if (nullCount > 0 && !nullable) {
+    throw new SchemaError(`Column '${path}' is not nullable but ${nullCount} value(s) are null`);
+  }
+  return { bitmap, nullCount };
+}
+
+function mismatch(path: string, expected: string, got: unknown): SchemaError {
+  let shown: string;
+  try {
+    shown = typeof got === "bigint" ? `${got}n` : JSON.stringify(got) ?? String(got);
+  } catch {
+    shown = String(got);
+  }
+  if (shown.length > 80) shown = shown.slice(0, 77) + "...";
+  return new SchemaError(`Column '${path}': expected ${expected}, got ${typeof got} ${shown}`);
+}
+
+const encoder = new TextEncoder();
+
+function buildStrings(values: unknown[], common: Common, path: string): Built {
+  const n = values.length;
+  const offsets = new Int32Array(n + 1);
+  let buf = new Uint8Array(Math.max(64, n * 16));
+  let pos = 0;
+  let min: string | undefined;
+  let max: string | undefined;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v != null) {
+      if (typeof v !== "string") throw mismatch(path, "a string", v);
+      if (buf.length - pos < v.length * 3) {
+        const bigger = new Uint8Array(Math.max(buf.length * 2, pos + v.length * 3));
+        bigger.set(buf.subarray(0, pos));
+        buf = bigger;
+      }
+      pos += encoder.encodeInto(v, buf.subarray(pos)).written;
+      if (min === undefined || compareUtf8(v, min) < 0) min = v;
+      if (max === undefined || compareUtf8(v, max) > 0) max = v;
+    }
+    offsets[i + 1] = pos;
+  }
+  return {
+    data: makeData({ type: new arrow.Utf8(), ...common, valueOffsets: offsets, data: buf.subarray(0, pos) }),
+    stats: leaf(common.nullCount, min, max),
+  };
+}
+
+function buildBinary(values: unknown[], common: Common, path: string): Built {
+  const n = values.length;
+  const offsets = new Int32Array(n + 1);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v != null) {
+      if (!(v instanceof Uint8Array)) throw mismatch(path, "binary (Uint8Array)", v);
+      total += v.length;
+    }
+    offsets[i + 1] = total;
+  }
+  const buf = new Uint8Array(total);
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v != null) buf.set(v as Uint8Array, offsets[i]!);
+  }
+  return {
+    data: makeData({ type: new arrow.Binary(), ...common, valueOffsets: offsets, data: buf }),
+    stats: { kind: "leaf", nullCount: common.nullCount },
+  };
+}
+
+function buildLongs(values: unknown[], common: Common, path: string): Built {
+  const n = values.length;
+  const out = new BigInt64Array(n);
+  let min: bigint | undefined;
+  let max: bigint | undefined;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v == null) continue;
+    let b: bigint;
+    if (typeof v === "bigint") b = v;
+    else if (typeof v === "number" && Number.isSafeInteger(v)) b = BigInt(v);
+    else throw mismatch(path, "a long (integer number or bigint)", v);
+    if (b < -(2n ** 63n) || b >= 2n ** 63n) throw mismatch(path, "a long within 64 bits", v);
+    out[i] = b;
+    if (min === undefined || b < min) min = b;
+    if (max === undefined || b > max) max = b;
+  }
+  return { data: makeData({ type: new arrow.Int64(), ...common, data: out }), stats: leaf(common.nullCount, min, max) };
+}
+
+function buildInts<T extends arrow.Int8 | arrow.Int16 | arrow.Int32>(
+  values: unknown[], common: Common, path: string,
+  out: Int8Array | Int16Array | Int32Array, type: T, lo: number, hi: number, name: string,
+): Built {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v == null) continue;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) {
+      throw mismatch(path, `${name === "integer" ? "an" : "a"} ${name} (integer in ${lo}..${hi})`, v);
+    }
+    out[i] = v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const has = common.nullCount < values.length;
+  return {
+    data: makeData({ type, ...common, data: out } ),
+    stats: leaf(common.nullCount, has ? min : undefined, has ? max : undefined),
+  };
+}
+
+function buildFloats<T extends arrow.Float32 | arrow.Float64>(
+  values: unknown[], common: Common, path: string, out: Float32Array | Float64Array, type: T, name: string,
+): Built {
+  let min = Infinity;
+  let max = -Infinity;
+  let nan = false;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v == null) continue;
+    if (typeof v !== "number") throw mismatch(path, `a ${name} (number)`, v);
+    out[i] = v;
+    const stored = out[i]!; // the float32 value when narrowed
+    if (Number.isNaN(stored)) nan = true;
+    else {
+      if (stored < min) min = stored;
+      if (stored > max) max = stored;
+    }
+  }
+  // NaN cannot be written in JSON stats; leaving min/max out is always safe for readers.
+  const has = common.nullCount < values.length && !nan;
+  return {
+    data: makeData({ type, ...common, data: out } ),
+    stats: leaf(common.nullCount, has ? min : undefined, has ? max : undefined),
+  };
+}
+
+function buildBools(values: unknown[], common: Common, path: string): Built {
+  const out = new Uint8Array((values.length + 7) >> 3);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v == null) continue;
+    if (typeof v !== "boolean") throw mismatch(path, "a boolean", v);
+    if (v) out[i >> 3]! |= 1 << (i & 7);
+  }
+  return { data: makeData({ type: new arrow.Bool(), ...common, data: out }), stats: { kind: "leaf", nullCount: common.nullCount } };
+}
+
+const DAY_MS = 86_400_000;
+
+function buildDates(values: unknown[], common: Common, path: string): Built {
+  const out = new Int32Array(values.length);
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v == null) continue;
+    const days = toDays(v);
+    if (days === undefined) throw mismatch(path, "a date ('YYYY-MM-DD', Date or days since 1970-01-01)", v);
+    out[i] = days;
+    if (days < min) min = days;
+    if (days > max) max = days;
+  }
+  const has = common.nullCount < values.length;
+  return {
+    data: makeData({ type: new arrow.DateDay(), ...common, data: out }),
+    stats: leaf(common.nullCount, has ? min : undefined, has ? max : undefined),
+  };
+}
+
+function toDays(v: unknown): number | undefined {
+  if (typeof v === "number") return Number.isInteger(v) ? v : undefined;
+  if (v instanceof Date) {
+    const t = v.getTime();
+    return Number.isNaN(t) ? undefined : Math.floor(t / DAY_MS);
+  }
+  if (typeof v === "string" && /^[+-]?\d{4,6}-\d{2}-\d{2}$/.test(v)) {
+    const t = Date.parse(`${v}T00:00:00Z`);
+    return Number.isNaN(t) ? undefined : Math.floor(t / DAY_MS);
+  }
+  return undefined;
+}
+
+function buildTimestamps(values: unknown[], common: Common, path: string): Built {
+  const out = new BigInt64Array(values.length);
+  let min: bigint | undefined;
+  let max: bigint | undefined;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v == null) continue;
+    const us = toMicros(v);
+    if (us === undefined) throw mismatch(path, "a timestamp (Date, bigint microseconds or ISO-8601 string)", v);
+    out[i] = us;
+    if (min === undefined || us < min) min = us;
+    if (max === undefined || us > max) max = us;
+  }
+  return {
+    data: makeData({ type: new arrow.Timestamp(arrow.TimeUnit.MICROSECOND, "UTC"), ...common, data: out }),
+    stats: leaf(common.nullCount, min, max),
+  };
+}
+
+/** Microseconds since the epoch of a timestamp value, or `undefined` when it is not one. */
+export function toMicros(v: unknown): bigint | undefined {
+  if (typeof v === "bigint") return v;
+  if (v instanceof Date) {
+    const t = v.getTime();
+    return Number.isNaN(t) ? undefined : BigInt(t) * 1000n;
+  }
+  if (typeof v === "string") {
+    const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/.exec(v.trim());
+    if (!m) return undefined;
+    const ms = Date.parse(`${m[1]}T${m[2]}${m[4] ?? "Z"}`);
+    if (Number.isNaN(ms)) return undefined;
+    const frac = (m[3] ?? "").padEnd(6, "0").slice(0, 6);
+    return BigInt(ms) * 1000n + BigInt(frac || "0");
+  }
+  return undefined;
+}
+
+function buildDecimals(values: unknown[], common: Common, path: string, precision: number, scale: number): Built {
+  const out = new Uint32Array(values.length * 4);
+  const limit = 10n ** BigInt(precision);
+  let min: bigint | undefined;
+  let max: bigint | undefined;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v == null) continue;
+    const unscaled = toUnscaled(v, scale);
+    if (unscaled === undefined || unscaled >= limit || unscaled <= -limit) {
+      throw mismatch(path, `a decimal(${precision},${scale}) (string, number or bigint)`, v);
+    }
+    let x = BigInt.asUintN(128, unscaled);
+    for (let w = 0; w < 4; w++) {
+      out[i * 4 + w] = Number(x & 0xffffffffn);
+      x >>= 32n;
+    }
+    if (min === undefined || unscaled < min) min = unscaled;
+    if (max === undefined || unscaled > max) max = unscaled;
+  }
+  return {
+    data: makeData({ type: new arrow.Decimal(scale, precision, 128), ...common, data: out }),
+    stats: leaf(common.nullCount, min, max),
+  };
+}
+
+/** The unscaled integer of a decimal value at `scale`, or `undefined` if it is not exact. */
+function toUnscaled(v: unknown, scale: number): bigint | undefined {
+  if (typeof v === "bigint") return v * 10n ** BigInt(scale);
+  let s: string;
+  if (typeof v === "number") {
+    if (!Number.isFinite(v)) return undefined;
+    s = v.toFixed(scale);
+  } else if (typeof v === "string") s = v.trim();
+  else return undefined;
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(s);
+  if (!m || (m[2] === "" && !m[3])) return undefined;
+  const frac = m[3] ?? "";
+  if (frac.length > scale && /[^0]/.test(frac.slice(scale))) return undefined;
+  const digits = (m[2] || "0") + frac.slice(0, scale).padEnd(scale, "0");
+  const n = BigInt(digits);
+  return m[1] === "-" ? -n : n;
+}
+
+function mapEntries(v: unknown, path: string): Iterable<[unknown, unknown]> {
+  if (v instanceof Map) return v.entries();
+  if (Array.isArray(v)) {
+    for (const e of v) if (!Array.isArray(e) || e.length !== 2) throw mismatch(path, "a map entry [key, value]", e);
+    return v as [unknown, unknown][];
+  }
+  if (typeof v === "object" && v !== null) return Object.entries(v);
+  throw mismatch(path, "a map (Map, object or [key, value] pairs)", v);
+}
+
+function leaf(nullCount: number, min: number | bigint | string | undefined, max: number | bigint | string | undefined): LeafStats {
+  const s: LeafStats = { kind: "leaf", nullCount };
+  if (min !== undefined) s.min = min;
+  if (max !== undefined) s.max = max;
+  return s;
+}

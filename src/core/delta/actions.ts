@@ -1,0 +1,88 @@
+/**
+ * Delta log actions, as the protocol writes them one per line in a commit file.
+ * @module
+ */
+
+export interface Protocol {
+  minReaderVersion: number;
+  minWriterVersion: number;
+}
+
+export interface Format {
+  provider: string;
+  options: Record<string, string>;
+}
+
+export interface Metadata {
+  id: string;
+  name?: string | null;
+  description?: string | null;
+  format: Format;
+  schemaString: string;
+  partitionColumns: string[];
+  configuration: Record<string, string>;
+  createdTime?: number | null;
+}
+
+export interface Add {
+  /** Relative, URI-encoded path of the data file (or an absolute URI). */
+  path: string;
+  partitionValues: Record<string, string | null>;
+  size: number;
+  modificationTime: number;
+  dataChange: boolean;
+  stats?: string | null;
+  tags?: Record<string, string> | null;
+  deletionVector?: unknown;
+}
+
+export interface Remove {
+  path: string;
+  deletionTimestamp?: number | null;
+  dataChange: boolean;
+  extendedFileMetadata?: boolean;
+  partitionValues?: Record<string, string | null> | null;
+  size?: number | null;
+  tags?: Record<string, string> | null;
+}
+
+export interface Txn {
+  appId: string;
+  version: number;
+  lastUpdated?: number | null;
+}
+
+export type CommitInfo = Record<string, unknown>;
+
+/** One line of a commit file. Keys other than these are kept but ignored. */
+export interface Action {
+  protocol?: Protocol;
+  metaData?: Metadata;
+  add?: Add;
+  remove?: Remove;
+  txn?: Txn;
+  commitInfo?: CommitInfo;
+  cdc?: unknown;
+  domainMetadata?: unknown;
+}
+
+/** Serialises actions as a commit file: one JSON object per line. */
+export function encodeCommit(actions: readonly Action[]): Uint8Array {
+  return new TextEncoder().encode(actions.map((a) => JSON.stringify(a)).join("\n") + "\n");
+}
+
+/** Parses a commit file. @throws {SyntaxError} naming the line that is not JSON. */
+export function decodeCommit(bytes: Uint8Array, name = "commit"): Action[] {
+  const out: Action[] = [];
+  const lines = new TextDecoder().decode(bytes).split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (!line) continue;
+    try {
+      out.push(JSON.parse(line) as Action);
+    } catch (err) {
+      throw new SyntaxError(`${name}: line ${i + 1} is not a JSON action`, { cause: err });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,58 @@
+import type { ObjectStore } from "../../ports/object_store.ts";
+import { tableToRows } from "../arrow/arrow_to_rows.ts";
+import { readParquet } from "../parquet/parquet.ts";
+import type { Action } from "./actions.ts";
+
+const ACTION_COLUMNS = ["txn", "add", "remove", "metaData", "protocol"] as const;
+
+/**
+ * Reads the actions of one checkpoint file (or one part of a multi-part checkpoint), as
+ * Spark, delta-rs or this library wrote it. Stats written only as `stats_parsed` are turned
+ * back into the JSON `stats` string.
+ */
+export async function readCheckpoint(store: ObjectStore, key: string): Promise<Action[]> {
+  const table = readParquet(await store.get(key));
+  const present = new Set(table.schema.fields.map((f) => f.name));
+  const columns = ACTION_COLUMNS.filter((c) => present.has(c));
+  const rows = tableToRows(table.select(columns), { timestamps: "date" });
+  const out: Action[] = [];
+  for (const row of rows) {
+    for (const c of columns) {
+      const v = row[c];
+      if (v == null) continue;
+      const action = plain(v) as Record<string, unknown>;
+      if (c === "add") fixAdd(action);
+      if (c === "remove" && action.path == null) continue;
+      if (c === "add" && action.path == null) continue;
+      out.push({ [c]: action } as Action);
+    }
+  }
+  return out;
+}
+
+function fixAdd(add: Record<string, unknown>): void {
+  if (add.stats == null && add.stats_parsed != null) add.stats = JSON.stringify(add.stats_parsed);
+  delete add.stats_parsed;
+  delete add.partitionValues_parsed;
+  if (add.stats == null) delete add.stats;
+}
+
+/** JS values as JSON-ready plain data: Map → object, bigint → number, Date → ISO. */
+function plain(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (typeof v === "bigint") return Number(v);
+  if (v instanceof Date) return v.toISOString();
+  if (v instanceof Map) {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of v) o[String(k)] = plain(x);
+    return o;
+  }
+  if (Array.isArray(v)) return v.map(plain);
+  if (v instanceof Uint8Array) return v;
+  if (typeof v === "object") {
+    const o: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) o[k] = plain(x);
+    return o;
+  }
+  return v;
+}

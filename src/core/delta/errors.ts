@@ -1,0 +1,35 @@
+/** Errors of the Delta writer, each a class so callers never match on messages. @module */
+
+/** A commit could not be made because a concurrent commit changed what it relied on. */
+export class CommitConflictError extends Error {
+  override name = "CommitConflictError";
+  constructor(message: string, readonly winningVersion: number, options?: ErrorOptions) {
+    super(message, options);
+  }
+}
+
+/** A concurrent commit changed the table's metaData or protocol. */
+export class MetadataChangedError extends CommitConflictError {
+  override name = "MetadataChangedError";
+}
+
+/** A concurrent commit carried a `txn` for one of this commit's application ids. */
+export class ConcurrentTransactionError extends CommitConflictError {
+  override name = "ConcurrentTransactionError";
+  constructor(message: string, winningVersion: number, readonly appId: string) {
+    super(message, winningVersion);
+  }
+}
+
+/** A concurrent commit removed a file that this rewrite read. */
+export class ConcurrentDeleteReadError extends CommitConflictError {
+  override name = "ConcurrentDeleteReadError";
+  constructor(message: string, winningVersion: number, readonly path: string) {
+    super(message, winningVersion);
+  }
+}
+
+/** The table is missing, or is not a Delta table this library can read or write. */
+export class TableError extends Error {
+  override name = "TableError";
+}

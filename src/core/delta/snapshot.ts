@@ -1,0 +1,174 @@
+import type { ObjectStore } from "../../ports/object_store.ts";
+import { NotFoundError } from "../../ports/object_store.ts";
+import { type Action, type Add, decodeCommit, type Metadata, type Protocol, type Remove, type Txn } from "./actions.ts";
+import { readCheckpoint } from "./checkpoint_read.ts";
+import { readLastCheckpointVersion } from "./checkpoint_write.ts";
+import { TableError } from "./errors.ts";
+import { commitKey, LOG_DIR, pad20, parseLogKey } from "./log_paths.ts";
+import { parseSchema, type StructType } from "./schema.ts";
+
+/** Protocol versions this library reads and writes (no table features). */
+const MAX_READER = 1;
+const MAX_WRITER = 2;
+
+/**
+ * The state of a table at one version: protocol, metadata, live files, tombstones and the
+ * latest `txn` version per application id.
+ */
+export class Snapshot {
+  version = -1;
+  protocol: Protocol | undefined;
+  metadata: Metadata | undefined;
+  /** Live data files by their `path`. */
+  readonly files = new Map<string, Add>();
+  /** Removed files by their `path` (kept for checkpoints until they expire). */
+  readonly tombstones = new Map<string, Remove>();
+  readonly txns = new Map<string, Txn>();
+  /** Timestamp (ms) of the newest commit applied, from its commitInfo when present. */
+  lastCommitTimestamp = 0;
+  #schema: StructType | undefined;
+
+  /** The table schema. @throws {TableError} before version 0 is applied. */
+  get schema(): StructType {
+    if (!this.metadata) throw new TableError("The table has no metaData yet");
+    this.#schema ??= parseSchema(this.metadata.schemaString);
+    return this.#schema;
+  }
+
+  get partitionColumns(): string[] {
+    return this.metadata?.partitionColumns ?? [];
+  }
+
+  /** The table's `configuration` value for `key`, or `fallback`. */
+  config(key: string, fallback: string): string {
+    return this.metadata?.configuration[key] ?? fallback;
+  }
+
+  /** Latest committed `txn.version` of an application id, or -1. */
+  txnVersion(appId: string): number {
+    return this.txns.get(appId)?.version ?? -1;
+  }
+
+  /** Applies the actions of one version, in order. */
+  apply(version: number, actions: readonly Action[]): void {
+    for (const a of actions) {
+      if (a.add) {
+        this.files.set(a.add.path, a.add);
+        this.tombstones.delete(a.add.path);
+      } else if (a.remove) {
+        this.files.delete(a.remove.path);
+        this.tombstones.set(a.remove.path, a.remove);
+      } else if (a.txn) {
+        this.txns.set(a.txn.appId, a.txn);
+      } else if (a.metaData) {
+        this.metadata = a.metaData;
+        this.#schema = undefined;
+      } else if (a.protocol) {
+        checkProtocol(a.protocol);
+        this.protocol = a.protocol;
+      } else if (a.commitInfo && typeof a.commitInfo.timestamp === "number") {
+        this.lastCommitTimestamp = a.commitInfo.timestamp;
+      }
+    }
+    this.version = version;
+  }
+
+  /**
+   * Reads the commits after this snapshot's version and applies them.
+   * @returns the versions applied, with their actions, oldest first.
+   */
+  async update(store: ObjectStore): Promise<{ version: number; actions: Action[] }[]> {
+    const applied: { version: number; actions: Action[] }[] = [];
+    for (let v = this.version + 1; ; v++) {
+      const actions = await readCommit(store, v);
+      if (!actions) break;
+      this.apply(v, actions);
+      applied.push({ version: v, actions });
+    }
+    return applied;
+  }
+}
+
+/** Reads one commit file, or `undefined` if that version does not exist yet. */
+export async function readCommit(store: ObjectStore, version: number): Promise<Action[] | undefined> {
+  try {
+    return decodeCommit(await store.get(commitKey(version)), `${store.url}/${commitKey(version)}`);
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
+  }
+}
+
+function checkProtocol(p: Protocol): void {
+  if (p.minReaderVersion > MAX_READER || p.minWriterVersion > MAX_WRITER) {
+    throw new TableError(
+      `The table needs protocol ${p.minReaderVersion}/${p.minWriterVersion} (reader/writer); ` +
+        `data-subscriber supports up to ${MAX_READER}/${MAX_WRITER} without table features`,
+    );
+  }
+}
+
+/**
+ * Loads the newest snapshot: the newest complete checkpoint (found through
+ * `_last_checkpoint`, then a listing), plus every later JSON commit.
+ * @returns `undefined` when the folder holds no Delta table.
+ * @throws {TableError} when the log has a gap or needs an unsupported protocol.
+ */
+export async function loadSnapshot(store: ObjectStore): Promise<Snapshot | undefined> {
+  const hint = await readLastCheckpointVersion(store);
+  const commits = new Set<number>();
+  const checkpoints = new Map<number, { parts: number; keys: Map<number, string> }>();
+  const startAfter = hint >= 0 ? `${LOG_DIR}${pad20(hint)}` : undefined;
+  for await (const meta of store.list(LOG_DIR, startAfter !== undefined ? { startAfter } : {})) {
+    const f = parseLogKey(meta.key);
+    if (f.kind === "commit") commits.add(f.version);
+    else if (f.kind === "checkpoint") {
+      const cp = checkpoints.get(f.version) ?? { parts: f.parts ?? 1, keys: new Map() };
+      cp.keys.set(f.part ?? 1, meta.key);
+      checkpoints.set(f.version, cp);
+    }
+  }
+  if (hint >= 0 && !checkpoints.has(hint)) {
+    // `startAfter` skipped the hinted checkpoint's own files: list them.
+    for await (const meta of store.list(`${LOG_DIR}${pad20(hint)}.checkpoint`)) {
+      const f = parseLogKey(meta.key);
+      if (f.kind !== "checkpoint") continue;
+      const cp = checkpoints.get(f.version) ?? { parts: f.parts ?? 1, keys: new Map() };
+      cp.keys.set(f.part ?? 1, meta.key);
+      checkpoints.set(f.version, cp);
+    }
+  }
+  const complete = [...checkpoints.entries()].filter(([, cp]) => cp.keys.size === cp.parts).map(([v]) => v).sort((a, b) => b - a);
+  const snap = new Snapshot();
+  let from = 0;
+  const cpVersion = complete[0];
+  if (cpVersion !== undefined) {
+    const cp = checkpoints.get(cpVersion)!;
+    const actions: Action[] = [];
+    for (let part = 1; part <= cp.parts; part++) actions.push(...(await readCheckpoint(store, cp.keys.get(part)!)));
+    snap.apply(cpVersion, actions);
+    from = cpVersion + 1;
+  } else if (hint >= 0) {
+    // _last_checkpoint pointed at a checkpoint that is gone: replay the whole log.
+    for await (const meta of store.list(LOG_DIR)) {
+      const f = parseLogKey(meta.key);
+      if (f.kind === "commit") commits.add(f.version);
+    }
+  }
+  const versions = [...commits].filter((v) => v >= from).sort((a, b) => a - b);
+  if (cpVersion === undefined && versions.length === 0) return undefined;
+  if (cpVersion === undefined && versions[0] !== 0) {
+    throw new TableError(`${store.url}: the log starts at version ${versions[0]} and has no checkpoint to start from`);
+  }
+  for (let i = 0; i < versions.length; i++) {
+    const v = versions[i]!;
+    if (v !== from + i) throw new TableError(`${store.url}: the log has no version ${from + i} (found ${v} after it)`);
+    const actions = await readCommit(store, v);
+    if (!actions) throw new TableError(`${store.url}: version ${v} vanished while reading the log`);
+    snap.apply(v, actions);
+  }
+  // Commits made after the listing.
+  await snap.update(store);
+  if (!snap.metadata || !snap.protocol) throw new TableError(`${store.url}: the log has no metaData or protocol action`);
+  return snap;
+}

@@ -1,0 +1,303 @@
+import type { ObjectStore } from "../../ports/object_store.ts";
+import { tableToRows, type ValueOptions } from "../arrow/arrow_to_rows.ts";
+import { rowsToArrow } from "../arrow/rows_to_arrow.ts";
+import { CODEC_SUFFIX, type Codec, readParquet, writeParquet } from "../parquet/parquet.ts";
+import { type Action, type Add, encodeCommit, type Metadata, type Protocol, type Remove, type Txn } from "./actions.ts";
+import { writeCheckpoint } from "./checkpoint_write.ts";
+import { cleanupExpiredLogs } from "./log_cleanup.ts";
+import { commit, type CommitOptions } from "./commit.ts";
+import { TableError } from "./errors.ts";
+import { commitKey } from "./log_paths.ts";
+import { actionPathToKey, keyToActionPath, parsePartitionValue, partitionFolder, serializePartitionValue } from "./partitions.ts";
+import type { StructType } from "./schema.ts";
+import { loadSnapshot, type Snapshot } from "./snapshot.ts";
+import { statsJson } from "./stats.ts";
+
+type Row = Readonly<Record<string, unknown>>;
+
+/** What a new table looks like. */
+export interface TableSpec {
+  schema: StructType;
+  /** @default [] */
+  partitionColumns?: string[];
+  /** Table properties, e.g. `delta.checkpointInterval`. @default {} */
+  configuration?: Record<string, string>;
+  name?: string;
+  description?: string;
+}
+
+/** How this process writes to a table. */
+export interface WriterOptions {
+  /** Parquet compression. @default "zstd" */
+  codec?: Codec;
+  /** Rows per data file at most (per partition). @default 1_000_000 */
+  maxRowsPerFile?: number;
+  /** Clock in ms. @default Date.now */
+  now?: () => number;
+  /** Called each time a commit race is lost. */
+  onRetry?: (lostVersion: number) => void;
+  /**
+   * Called when a checkpoint or log cleanup fails after a commit succeeded (the commit
+   * stands; the next checkpoint covers it). @default console.warn
+   */
+  onCheckpointError?: (err: unknown, version: number) => void;
+}
+
+/** The outcome of a write: the version made, or `undefined` when every txn was already applied. */
+export interface WriteResult {
+  version: number | undefined;
+  adds: Add[];
+  removes: Remove[];
+}
+
+export interface WriteOptions {
+  /** `txn` actions to commit with the data; the write is skipped if all are applied already. */
+  txns?: Txn[];
+}
+
+export interface RewriteOptions extends WriteOptions {
+  /** commitInfo operation. @default "MERGE" */
+  operation?: string;
+  operationParameters?: Record<string, string>;
+  operationMetrics?: Record<string, string>;
+}
+
+/**
+ * A Delta table: create or open it, append rows, rewrite files (copy-on-write), read.
+ *
+ * Keeps a snapshot in memory and brings it up to date with the log's newer commits
+ * before each write. Checkpoints every `delta.checkpointInterval` (10) versions and then
+ * removes log files older than `delta.logRetentionDuration` (30 days).
+ */
+export class DeltaTable {
+  readonly store: ObjectStore;
+  readonly snapshot: Snapshot;
+  readonly #options: WriterOptions;
+
+  private constructor(store: ObjectStore, snapshot: Snapshot, options: WriterOptions) {
+    this.store = store;
+    this.snapshot = snapshot;
+    this.#options = options;
+  }
+
+  /** @throws {TableError} when the store holds no Delta table. */
+  static async open(store: ObjectStore, options: WriterOptions = {}): Promise<DeltaTable> {
+    const snap = await loadSnapshot(store);
+    if (!snap) throw new TableError(`No Delta table at ${store.url} (no _delta_log/ commits found)`);
+    return new DeltaTable(store, snap, options);
+  }
+
+  /**
+   * Opens the table, creating it with `spec` if there is none. When another writer creates
+   * it at the same moment, its version 0 wins and is used if the schema and partition
+   * columns match.
+   * @throws {TableError} when an existing table has another schema or partitioning.
+   */
+  static async openOrCreate(store: ObjectStore, spec: TableSpec, options: WriterOptions = {}): Promise<DeltaTable> {
+    let snap = await loadSnapshot(store);
+    if (!snap) {
+      const now = (options.now ?? Date.now)();
+      const protocol: Protocol = { minReaderVersion: 1, minWriterVersion: 2 };
+      const metaData: Metadata = {
+        id: crypto.randomUUID(),
+        ...(spec.name !== undefined ? { name: spec.name } : {}),
+        ...(spec.description !== undefined ? { description: spec.description } : {}),
+        format: { provider: "parquet", options: {} },
+        schemaString: JSON.stringify(spec.schema),
+        partitionColumns: spec.partitionColumns ?? [],
+        configuration: spec.configuration ?? {},
+        createdTime: now,
+      };
+      for (const c of metaData.partitionColumns) {
+        if (!spec.schema.fields.some((f) => f.name === c)) throw new TableError(`Partition column '${c}' is not in the schema`);
+      }
+      const actions: Action[] = [
+        {
+          commitInfo: {
+            timestamp: now,
+            operation: "CREATE TABLE",
+            operationParameters: {
+              partitionBy: JSON.stringify(metaData.partitionColumns),
+              description: spec.description ?? "",
+              isManaged: "false",
+              properties: JSON.stringify(metaData.configuration),
+            },
+            isolationLevel: "Serializable",
+            isBlindAppend: true,
+            operationMetrics: {},
+            engineInfo: "data-subscriber",
+            txnId: crypto.randomUUID(),
+          },
+        },
+        { protocol },
+        { metaData },
+      ];
+      await store.putIfAbsent(commitKey(0), encodeCommit(actions));
+      snap = await loadSnapshot(store);
+      if (!snap) throw new TableError(`${store.url}: created version 0 but cannot read it back`);
+    }
+    const table = new DeltaTable(store, snap, options);
+    const want = spec.schema;
+    if (JSON.stringify(snap.schema) !== JSON.stringify(want) || JSON.stringify(snap.partitionColumns) !== JSON.stringify(spec.partitionColumns ?? [])) {
+      throw new TableError(
+        `The table at ${store.url} exists with another schema or partitioning than expected: ` +
+          `found ${snap.metadata!.schemaString} partitioned by ${JSON.stringify(snap.partitionColumns)}`,
+      );
+    }
+    return table;
+  }
+
+  get version(): number {
+    return this.snapshot.version;
+  }
+
+  /** Brings the snapshot up to the newest version in the log. */
+  async refresh(): Promise<void> {
+    await this.snapshot.update(this.store);
+  }
+
+  /**
+   * Writes rows as new data files (one or more per partition) and returns their add
+   * actions, without committing.
+   */
+  async writeFiles(rows: readonly Row[]): Promise<Add[]> {
+    const schema = this.snapshot.schema;
+    const partCols = this.snapshot.partitionColumns;
+    const dataSchema: StructType = partCols.length === 0 ? schema : { type: "struct", fields: schema.fields.filter((f) => !partCols.includes(f.name)) };
+    const groups = new Map<string, { values: Record<string, string | null>; rows: Row[] }>();
+    if (partCols.length === 0) groups.set("", { values: {}, rows: rows as Row[] });
+    else {
+      const types = partCols.map((c) => schema.fields.find((f) => f.name === c)!.type);
+      for (const row of rows) {
+        const values: Record<string, string | null> = {};
+        partCols.forEach((c, i) => (values[c] = serializePartitionValue(types[i]!, row[c], c)));
+        const key = JSON.stringify(partCols.map((c) => values[c]));
+        let g = groups.get(key);
+        if (!g) groups.set(key, (g = { values, rows: [] }));
+        g.rows.push(row);
+      }
+    }
+    const codec = this.#options.codec ?? "zstd";
+    const maxRows = this.#options.maxRowsPerFile ?? 1_000_000;
+    const numIndexedCols = Number(this.snapshot.config("delta.dataSkippingNumIndexedCols", "32"));
+    const adds: Add[] = [];
+    for (const g of groups.values()) {
+      for (let start = 0; start < g.rows.length; start += maxRows) {
+        const chunk = g.rows.slice(start, start + maxRows);
+        const built = rowsToArrow(dataSchema, chunk);
+        const bytes = writeParquet([built.batch], { codec });
+        const key = `${partitionFolder(partCols, g.values)}part-00000-${crypto.randomUUID()}-c000.${CODEC_SUFFIX[codec]}parquet`;
+        await this.store.put(key, bytes);
+        adds.push({
+          path: keyToActionPath(key),
+          partitionValues: g.values,
+          size: bytes.length,
+          modificationTime: this.#now(),
+          dataChange: true,
+          stats: statsJson(dataSchema, built.stats, chunk.length, { numIndexedCols: numIndexedCols < 0 ? Infinity : numIndexedCols }),
+        });
+      }
+    }
+    return adds;
+  }
+
+  /** Appends rows in one commit (a blind append), with `txns` when given. */
+  async append(rows: readonly Row[], options: WriteOptions = {}): Promise<WriteResult> {
+    await this.refresh();
+    if (this.#applied(options.txns)) return { version: undefined, adds: [], removes: [] };
+    const adds = rows.length > 0 ? await this.writeFiles(rows) : [];
+    return this.commitFiles(adds, [], { ...options, operation: "WRITE", operationParameters: { mode: "Append", partitionBy: JSON.stringify(this.snapshot.partitionColumns) } });
+  }
+
+  /**
+   * Replaces files by rows in one commit of remove + add actions (copy-on-write), e.g.
+   * for a MERGE into a small table. Aborts with a `ConcurrentDeleteReadError` when a
+   * concurrent commit removed one of the replaced files.
+   */
+  async rewrite(replaced: readonly Add[], rows: readonly Row[], options: RewriteOptions = {}): Promise<WriteResult> {
+    await this.refresh();
+    if (this.#applied(options.txns)) return { version: undefined, adds: [], removes: [] };
+    for (const f of replaced) {
+      if (!this.snapshot.files.has(f.path)) throw new TableError(`Cannot rewrite '${f.path}': it is not a live file of ${this.store.url}`);
+    }
+    const adds = rows.length > 0 ? await this.writeFiles(rows) : [];
+    const now = this.#now();
+    const removes: Remove[] = replaced.map((f) => ({
+      path: f.path,
+      deletionTimestamp: now,
+      dataChange: true,
+      extendedFileMetadata: true,
+      partitionValues: f.partitionValues,
+      size: f.size,
+    }));
+    return this.commitFiles(adds, removes, { operation: "MERGE", ...options });
+  }
+
+  /** Commits already written files (and removes), then checkpoints when due. */
+  async commitFiles(adds: Add[], removes: Remove[], options: RewriteOptions & { operation: string }): Promise<WriteResult> {
+    const txns = (options.txns ?? []).map((t) => ({ ...t, lastUpdated: t.lastUpdated ?? this.#now() }));
+    const numRows = adds.reduce((n, a) => n + (a.stats ? (JSON.parse(a.stats) as { numRecords: number }).numRecords : 0), 0);
+    const commitOptions: CommitOptions = { now: this.#now.bind(this), ...(this.#options.onRetry ? { onRetry: this.#options.onRetry } : {}) };
+    const version = await commit(this.store, this.snapshot, {
+      actions: [...txns.map((txn) => ({ txn })), ...removes.map((remove) => ({ remove })), ...adds.map((add) => ({ add }))],
+      operation: options.operation,
+      operationParameters: options.operationParameters ?? {},
+      operationMetrics: options.operationMetrics ?? {
+        numFiles: String(adds.length),
+        numOutputRows: String(numRows),
+        numOutputBytes: String(adds.reduce((n, a) => n + a.size, 0)),
+        ...(removes.length > 0 ? { numRemovedFiles: String(removes.length) } : {}),
+      },
+      isBlindAppend: removes.length === 0,
+      readPaths: new Set(removes.map((r) => r.path)),
+    }, commitOptions);
+    await this.#maybeCheckpoint(version);
+    return { version, adds, removes };
+  }
+
+  /** All rows of the table (or of the given files), partition values included. */
+  async readRows(files: Iterable<Add> = this.snapshot.files.values(), options: ValueOptions = {}): Promise<Record<string, unknown>[]> {
+    const schema = this.snapshot.schema;
+    const partCols = this.snapshot.partitionColumns;
+    const out: Record<string, unknown>[] = [];
+    for (const add of files) {
+      const rows = tableToRows(readParquet(await this.store.get(actionPathToKey(add.path))), options);
+      for (const row of rows) {
+        const full: Record<string, unknown> = {};
+        for (const f of schema.fields) {
+          full[f.name] = partCols.includes(f.name) ? parsePartitionValue(f.type, add.partitionValues[f.name]) : (row[f.name] ?? null);
+        }
+        out.push(full);
+      }
+    }
+    return out;
+  }
+
+  #applied(txns: Txn[] | undefined): boolean {
+    if (!txns || txns.length === 0) return false;
+    const done = txns.filter((t) => this.snapshot.txnVersion(t.appId) >= t.version);
+    if (done.length === 0) return false;
+    if (done.length === txns.length) return true;
+    throw new TableError(
+      `${this.store.url}: txns ${done.map((t) => `${t.appId}@${t.version}`).join(", ")} are committed but ` +
+        `${txns.filter((t) => !done.includes(t)).map((t) => `${t.appId}@${t.version}`).join(", ")} are not: the batch was split`,
+    );
+  }
+
+  #now(): number {
+    return (this.#options.now ?? Date.now)();
+  }
+
+  async #maybeCheckpoint(version: number): Promise<void> {
+    const interval = Number(this.snapshot.config("delta.checkpointInterval", "10"));
+    if (version === 0 || !(interval > 0) || version % interval !== 0 || this.snapshot.version !== version) return;
+    try {
+      await writeCheckpoint(this.store, this.snapshot, { now: this.#now() });
+      if (this.snapshot.config("delta.enableExpiredLogCleanup", "true") !== "false") {
+        await cleanupExpiredLogs(this.store, this.snapshot, this.#now());
+      }
+    } catch (err) {
+      (this.#options.onCheckpointError ?? ((e, v) => console.warn(`Checkpoint of version ${v} failed:`, e)))(err, version);
+    }
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The object store port: the only way the core touches bytes at rest.
+ *
+ * Guarantees every adapter gives (the Delta log and the checkpoints rely on them):
+ * - Atomic visibility: an object is either absent or holds all the bytes of one `put`.
+ * - Mutual exclusion of creation: of several concurrent `putIfAbsent` calls on one key,
+ *   exactly one returns `true`; the others return `false` and change nothing.
+ * - Consistent listing: after a `put` or `putIfAbsent` returns, `list` shows the key.
+ * - `list` yields keys in ascending byte order of their UTF-8 encoding.
+ *
+ * Keys are relative to the store's root, use `/` as separator and never start with `/`.
+ */
+export interface ObjectStore {
+  /** A URI naming the store's root, for messages (e.g. `s3://bucket/prefix`). */
+  readonly url: string;
+  /**
+   * Reads a whole object, or `range` of it (`end` exclusive).
+   * @throws {NotFoundError} when the object does not exist.
+   */
+  get(key: string, range?: ByteRange): Promise<Uint8Array>;
+  /** Metadata of one object, or `undefined` when it does not exist. */
+  head(key: string): Promise<ObjectMeta | undefined>;
+  /** Writes an object, replacing any previous one. */
+  put(key: string, body: Uint8Array): Promise<void>;
+  /**
+   * Creates an object only if no object exists under the key.
+   * @returns `true` when this call created it, `false` when the key already existed.
+   */
+  putIfAbsent(key: string, body: Uint8Array): Promise<boolean>;
+  /** Objects whose key starts with `prefix`, ascending, after `startAfter` when given. */
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectMeta>;
+  /** Deletes an object; deleting a missing object is not an error. */
+  delete(key: string): Promise<void>;
+}
+
+/** A byte range, `start` inclusive and `end` exclusive. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface ObjectMeta {
+  key: string;
+  size: number;
+  /** Last modification, milliseconds since the epoch. */
+  lastModified: number;
+}
+
+export interface ListOptions {
+  /** Only keys strictly greater than this one. */
+  startAfter?: string;
+}
+
+/** Raised by {@link ObjectStore.get} when the object does not exist. */
+export class NotFoundError extends Error {
+  override name = "NotFoundError";
+  constructor(readonly url: string, options?: ErrorOptions) {
+    super(`No object at ${url}`, options);
+  }
+}

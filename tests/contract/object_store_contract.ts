@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NotFoundError, type ObjectStore } from "../../src/ports/object_store.ts";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+async function keys(store: ObjectStore, prefix: string, startAfter?: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const m of store.list(prefix, startAfter !== undefined ? { startAfter } : {})) out.push(m.key);
+  return out;
+}
+
+/**
+ * The behaviour every ObjectStore adapter must show. `makeStore` gives a new, empty store
+ * for each test.
+ */
+export function runObjectStoreContract(name: string, makeStore: () => Promise<ObjectStore>): void {
+  test(`${name}: get returns what put wrote, whole and by byte range`, async () => {
+    const store = await makeStore();
+    await store.put("a/b.txt", enc("hello world"));
+    assert.equal(dec(await store.get("a/b.txt")), "hello world");
+    assert.equal(dec(await store.get("a/b.txt", { start: 6, end: 11 })), "world");
+    assert.equal(dec(await store.get("a/b.txt", { start: 0, end: 1 })), "h");
+  });
+
+  test(`${name}: put replaces an existing object`, async () => {
+    const store = await makeStore();
+    await store.put("k", enc("one"));
+    await store.put("k", enc("two"));
+    assert.equal(dec(await store.get("k")), "two");
+  });
+
+  test(`${name}: get of a missing key throws NotFoundError`, async () => {
+    const store = await makeStore();
+    await assert.rejects(store.get("missing/key"), NotFoundError);
+  });
+
+  test(`${name}: head gives size and modification time, undefined when missing`, async () => {
+    const store = await makeStore();
+    const before = Date.now() - 5000;
+    await store.put("x/y.bin", new Uint8Array(1234));
+    const meta = await store.head("x/y.bin");
+    assert.equal(meta?.size, 1234);
+    assert.equal(meta?.key, "x/y.bin");
+    assert.ok(meta!.lastModified >= before && meta!.lastModified <= Date.now() + 5000, `lastModified ${meta?.lastModified}`);
+    assert.equal(await store.head("x/none"), undefined);
+  });
+
+  test(`${name}: putIfAbsent creates once and never overwrites`, async () => {
+    const store = await makeStore();
+    assert.equal(await store.putIfAbsent("log/0.json", enc("first")), true);
+    assert.equal(await store.putIfAbsent("log/0.json", enc("second")), false);
+    assert.equal(dec(await store.get("log/0.json")), "first");
+  });
+
+  test(`${name}: of many concurrent putIfAbsent calls on one key exactly one wins`, async () => {
+    const store = await makeStore();
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => store.putIfAbsent("race", enc(`writer ${i}`))));
+    assert.equal(results.filter(Boolean).length, 1);
+    const winner = results.indexOf(true);
+    assert.equal(dec(await store.get("race")), `writer ${winner}`);
+  });
+
+  test(`${name}: list yields keys under a prefix in byte order, after startAfter`, async () => {
+    const store = await makeStore();
+    const names = ["t/_delta_log/00000000000000000002.json", "t/_delta_log/00000000000000000000.json", "t/_delta_log/00000000000000000001.json", "t/part=b/f.parquet", "t/part=a/f.parquet", "u/other", "t/z\u{E000}", "t/z\u{1F600}"];
+    for (const k of names) await store.put(k, enc(k));
+    assert.deepEqual(await keys(store, "t/_delta_log/"), [
+      "t/_delta_log/00000000000000000000.json",
+      "t/_delta_log/00000000000000000001.json",
+      "t/_delta_log/00000000000000000002.json",
+    ]);
+    assert.deepEqual(await keys(store, "t/_delta_log/0000", "t/_delta_log/00000000000000000000.json"), [
+      "t/_delta_log/00000000000000000001.json",
+      "t/_delta_log/00000000000000000002.json",
+    ]);
+    assert.deepEqual(await keys(store, "t/part="), ["t/part=a/f.parquet", "t/part=b/f.parquet"]);
+    // UTF-8 byte order: U+E000 (EE 80 80) sorts before U+1F600 (F0 9F 98 80).
+    assert.deepEqual(await keys(store, "t/z"), ["t/z\u{E000}", "t/z\u{1F600}"]);
+    assert.deepEqual(await keys(store, "nothing/"), []);
+  });
+
+  test(`${name}: list pages through more keys than one listing page`, async () => {
+    const store = await makeStore();
+    const all = Array.from({ length: 1100 }, (_, i) => `many/${String(i).padStart(5, "0")}`);
+    for (let i = 0; i < all.length; i += 100) await Promise.all(all.slice(i, i + 100).map((k) => store.put(k, new Uint8Array(1))));
+    assert.deepEqual(await keys(store, "many/"), all);
+  });
+
+  test(`${name}: delete removes an object and ignores a missing one`, async () => {
+    const store = await makeStore();
+    await store.put("d/1", enc("x"));
+    await store.delete("d/1");
+    await store.delete("d/never");
+    assert.equal(await store.head("d/1"), undefined);
+    assert.deepEqual(await keys(store, "d/"), []);
+  });
+
+  test(`${name}: keys with spaces, percent signs and non-ASCII characters round-trip`, async () => {
+    const store = await makeStore();
+    const key = "p=a%2Fb%25c%3Dd e é 😀/part-0.parquet";
+    await store.put(key, enc("v"));
+    assert.equal(dec(await store.get(key)), "v");
+    assert.deepEqual(await keys(store, "p="), [key]);
+  });
+}
