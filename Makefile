@@ -43,7 +43,7 @@ check: deps
 	$(BUN) x tsc -p tsconfig.json
 
 bench-writer: deps
-	$(BUN) run bench/bench_writer.ts
+	$(BUN) run tests/bench/bench_writer.ts
 
 clean:
 	rm -rf dist data .cache

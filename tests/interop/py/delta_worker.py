@@ -66,10 +66,7 @@ import traceback
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, localcontext
 
-# --- stdout hygiene: keep the real stdout for the protocol only -------------
-_PROTO = os.fdopen(os.dup(1), "w", encoding="utf-8", newline="\n")
-os.dup2(2, 1)
-sys.stdout = sys.stderr
+_PROTO = None  # the real stdout, kept for the protocol only (see main)
 
 os.environ["TZ"] = "UTC"
 time.tzset()
@@ -399,6 +396,8 @@ def spark():
         .config("spark.local.dir", os.path.join(tmp, "local"))
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
     )
+    if os.environ.get("DS_SPARK_IVY"):  # Ivy cache for the Delta jars (default ~/.ivy2.5.2)
+        builder = builder.config("spark.jars.ivy", os.environ["DS_SPARK_IVY"])
     s = configure_spark_with_delta_pip(builder).getOrCreate()
     s.sparkContext.setLogLevel(os.environ.get("DS_SPARK_LOG_LEVEL", "ERROR"))
     _spark = s
@@ -734,6 +733,12 @@ def respond(obj: dict) -> None:
 
 
 def main() -> None:
+    global _PROTO
+    # stdout hygiene: keep the real stdout for the protocol and point fd 1 at
+    # stderr, so whatever the JVM, Ivy or a library prints cannot corrupt it
+    _PROTO = os.fdopen(os.dup(1), "w", encoding="utf-8", newline="\n")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     log(f"ready (pid {os.getpid()}, python {sys.version.split()[0]})")
     stdin = sys.stdin.buffer
     while True:
