@@ -31,6 +31,24 @@ export interface ObjectStore {
   list(prefix: string, options?: ListOptions): AsyncIterable<ObjectMeta>;
   /** Deletes an object; deleting a missing object is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Reads an object written by {@link putIfMatch}, with the tag of its current version.
+   * @returns `undefined` when the object does not exist.
+   */
+  getVersioned(key: string): Promise<Versioned | undefined>;
+  /**
+   * Compare-and-swap: writes `body` only if the object's current tag is `etag`, or, with
+   * `etag` undefined, only if the object does not exist. Of several concurrent calls with
+   * the same tag at most one succeeds.
+   * @returns the new tag, or `undefined` when the object had changed (the caller lost).
+   */
+  putIfMatch(key: string, body: Uint8Array, etag: string | undefined): Promise<string | undefined>;
+}
+
+/** An object's bytes with the tag of that version, for {@link ObjectStore.putIfMatch}. */
+export interface Versioned {
+  body: Uint8Array;
+  etag: string;
 }
 
 /** A byte range, `start` inclusive and `end` exclusive. */

@@ -97,6 +97,35 @@ export function runObjectStoreContract(name: string, makeStore: () => Promise<Ob
     assert.deepEqual(await keys(store, "d/"), []);
   });
 
+  test(`${name}: putIfMatch creates when absent, then only replaces the version it read`, async () => {
+    const store = await makeStore();
+    assert.equal(await store.getVersioned("cp/shard-1"), undefined);
+    const t1 = await store.putIfMatch("cp/shard-1", enc("one"), undefined);
+    assert.ok(t1, "created");
+    assert.equal(await store.putIfMatch("cp/shard-1", enc("again"), undefined), undefined, "exists: create loses");
+    const read = await store.getVersioned("cp/shard-1");
+    assert.equal(dec(read!.body), "one");
+    assert.equal(read!.etag, t1);
+    const t2 = await store.putIfMatch("cp/shard-1", enc("two"), t1);
+    assert.ok(t2 && t2 !== t1);
+    assert.equal(await store.putIfMatch("cp/shard-1", enc("stale"), t1), undefined, "an old tag loses");
+    assert.equal(dec((await store.getVersioned("cp/shard-1"))!.body), "two");
+  });
+
+  test(`${name}: of concurrent putIfMatch calls with one tag exactly one wins, many rounds`, async () => {
+    const store = await makeStore();
+    let tag = await store.putIfMatch("cas", enc("0"), undefined);
+    for (let round = 1; round <= 20; round++) {
+      const results = await Promise.all([0, 1, 2].map((w) => store.putIfMatch("cas", enc(`${round}:${w}`), tag)));
+      const winners = results.filter((r) => r !== undefined);
+      assert.equal(winners.length, 1, `round ${round}`);
+      const now = await store.getVersioned("cas");
+      assert.equal(now!.etag, winners[0]);
+      assert.equal(dec(now!.body), `${round}:${results.findIndex((r) => r !== undefined)}`);
+      tag = winners[0];
+    }
+  });
+
   test(`${name}: keys with spaces, percent signs and non-ASCII characters round-trip`, async () => {
     const store = await makeStore();
     const key = "p=a%2Fb%25c%3Dd e é 😀/part-0.parquet";

@@ -54,11 +54,13 @@ process.on("exit", () => {
   for (const c of children) c.kill("SIGKILL");
 });
 
-/** Starts a moto server on a free loopback port. */
+/** Starts a moto S3 server (requests serialised, see moto_serial.py) on a free loopback port. */
 export async function startMoto(): Promise<Moto> {
   const port = await freePort();
-  const bin = path.join(path.dirname(pythonBin()), "moto_server");
-  const child = spawn(bin, ["-H", "127.0.0.1", "-p", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
+  // moto's own server checks conditions and writes without a lock; this one serialises
+  // requests so that conditional writes are atomic, as on S3.
+  const script = path.join(REPO, "tests/interop/py/moto_serial.py");
+  const child = spawn(pythonBin(), [script, "127.0.0.1", String(port)], { stdio: ["ignore", "ignore", "pipe"] });
   children.add(child);
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));

@@ -7,10 +7,13 @@ import {
   NotFoundError,
   type ObjectMeta,
   type ObjectStore,
+  type Versioned,
 } from "../../ports/object_store.ts";
 import { compareUtf8 } from "../../util/utf8_order.ts";
 
 const TEMP_MARK = ".tmp-";
+/** Generations of a versioned object kept besides the newest (see `putIfMatch`). */
+const KEEP_GENERATIONS = 16;
 
 /**
  * An {@link ObjectStore} on a local folder (plain path or `file://` URI).
@@ -19,6 +22,12 @@ const TEMP_MARK = ".tmp-";
  * target (atomic replace); `putIfAbsent` hard-links it to the target, which fails with
  * EEXIST when the target exists: exactly one of several racing creators wins, also across
  * processes. Temp files are never listed.
+ *
+ * A versioned object (`getVersioned` / `putIfMatch`) is a folder at its key holding one
+ * file per generation, `g000000000001`, …; its tag is the newest generation's name.
+ * `putIfMatch` hard-links the next generation into place, so of several writers holding
+ * the same tag exactly one wins; the 16 generations before the newest are kept so that a
+ * writer holding an old tag always finds its successor taken.
  */
 export class LocalStore implements ObjectStore {
   readonly url: string;
@@ -110,6 +119,39 @@ export class LocalStore implements ObjectStore {
     await fs.rm(this.#path(key), { force: true });
   }
 
+  async getVersioned(key: string): Promise<Versioned | undefined> {
+    const dir = this.#path(key);
+    for (let attempt = 0; ; attempt++) {
+      const gens = await generations(dir);
+      const newest = gens.at(-1);
+      if (newest === undefined) return undefined;
+      try {
+        return { body: new Uint8Array(await fs.readFile(path.join(dir, newest))), etag: newest };
+      } catch (err) {
+        // Removed by a writer's clean-up between listing and reading: list again.
+        if (!isCode(err, "ENOENT") || attempt > 5) throw err;
+      }
+    }
+  }
+
+  async putIfMatch(key: string, body: Uint8Array, etag: string | undefined): Promise<string | undefined> {
+    const dir = this.#path(key);
+    const gens = await generations(dir);
+    if (gens.at(-1) !== etag) return undefined;
+    const next = `g${String(etag === undefined ? 1 : Number(etag.slice(1)) + 1).padStart(12, "0")}`;
+    const temp = await this.#writeTemp(path.join(dir, next), body);
+    try {
+      await fs.link(temp, path.join(dir, next));
+    } catch (err) {
+      if (isCode(err, "EEXIST")) return undefined;
+      throw err;
+    } finally {
+      await fs.rm(temp, { force: true });
+    }
+    for (const old of gens.slice(0, Math.max(0, gens.length - KEEP_GENERATIONS))) await fs.rm(path.join(dir, old), { force: true });
+    return next;
+  }
+
   async #walk(dirKey: string, prefix: string, out: ObjectMeta[]): Promise<void> {
     let entries;
     try {
@@ -136,6 +178,16 @@ export class LocalStore implements ObjectStore {
     const temp = path.join(dir, `.${path.basename(target)}${TEMP_MARK}${crypto.randomUUID()}`);
     await fs.writeFile(temp, body);
     return temp;
+  }
+}
+
+/** Generation file names in a versioned object's folder, oldest first. */
+async function generations(dir: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(dir)).filter((n) => /^g\d{12}$/.test(n)).sort();
+  } catch (err) {
+    if (isCode(err, "ENOENT") || isCode(err, "ENOTDIR")) return [];
+    throw err;
   }
 }
 

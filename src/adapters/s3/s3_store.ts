@@ -13,6 +13,7 @@ import {
   NotFoundError,
   type ObjectMeta,
   type ObjectStore,
+  type Versioned,
 } from "../../ports/object_store.ts";
 
 /** Where an S3 store lives: `s3://bucket/prefix` or `s3a://bucket/prefix`. */
@@ -133,6 +134,40 @@ export class S3Store implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }));
+  }
+
+  async getVersioned(key: string): Promise<Versioned | undefined> {
+    try {
+      const res = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }));
+      const body = res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
+      if (!res.ETag) throw new Error(`${this.url}/${key}: GetObject returned no ETag`);
+      return { body, etag: res.ETag };
+    } catch (err) {
+      if (status(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async putIfMatch(key: string, body: Uint8Array, etag: string | undefined): Promise<string | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await this.#client.send(
+          new PutObjectCommand({
+            Bucket: this.#bucket,
+            Key: this.#prefix + key,
+            Body: body,
+            ...(etag === undefined ? { IfNoneMatch: "*" } : { IfMatch: etag }),
+          }),
+        );
+        return res.ETag ?? (await this.getVersioned(key))?.etag;
+      } catch (err) {
+        const code = status(err);
+        // 412: the tag no longer matches; 404: If-Match on an object that is gone.
+        if (code === 412 || (code === 404 && etag !== undefined)) return undefined;
+        if (code !== 409 || attempt >= CONFLICT_RETRIES) throw err;
+        await new Promise((r) => setTimeout(r, 20 * 2 ** attempt * (0.5 + Math.random())));
+      }
+    }
   }
 }
 

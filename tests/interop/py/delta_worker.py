@@ -366,10 +366,11 @@ def ensure_absent(path: str) -> None:
 
 _spark = None
 _spark_start_ms: float | None = None
+_spark_tmp: str | None = None  # warehouse + spark.local.dir, removed on exit
 
 
 def spark():
-    global _spark, _spark_start_ms
+    global _spark, _spark_start_ms, _spark_tmp
     if _spark is not None:
         return _spark
     t0 = time.time()
@@ -377,7 +378,7 @@ def spark():
     from delta import configure_spark_with_delta_pip
     from pyspark.sql import SparkSession
 
-    tmp = tempfile.mkdtemp(prefix="delta_worker_spark_")
+    tmp = _spark_tmp = tempfile.mkdtemp(prefix="delta_worker_spark_")
     builder = (
         SparkSession.builder.master("local[2]")
         .appName("delta_worker")
@@ -772,6 +773,8 @@ def main() -> None:
             _spark.stop()
         except Exception:
             pass
+    if _spark_tmp:
+        shutil.rmtree(_spark_tmp, ignore_errors=True)
     log("bye")
 
 
