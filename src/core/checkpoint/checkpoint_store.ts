@@ -1,0 +1,34 @@
+import type { ObjectStore } from "../../ports/object_store.ts";
+import { decodeShardState, encodeShardState, type ShardState } from "./shard_state.ts";
+
+export interface VersionedState {
+  state: ShardState;
+  etag: string;
+}
+
+/**
+ * Shard states in an object store, one object per shard under `prefix`
+ * (`<prefix><shardId>.json`), every change a compare-and-swap on the object's tag.
+ */
+export class CheckpointStore {
+  constructor(readonly store: ObjectStore, readonly prefix: string) {}
+
+  key(shardId: string): string {
+    return `${this.prefix}${shardId}.json`;
+  }
+
+  async read(shardId: string): Promise<VersionedState | undefined> {
+    const v = await this.store.getVersioned(this.key(shardId));
+    return v && { state: decodeShardState(v.body, `${this.store.url}/${this.key(shardId)}`), etag: v.etag };
+  }
+
+  /**
+   * Writes `state` if the object is still at `etag` (`undefined`: still absent), with its
+   * revision incremented. @returns the new version, or `undefined` when another writer won.
+   */
+  async write(state: ShardState, etag: string | undefined, wallMs: number): Promise<VersionedState | undefined> {
+    const next: ShardState = { ...state, revision: state.revision + 1, updatedAt: new Date(wallMs).toISOString() };
+    const tag = await this.store.putIfMatch(this.key(state.shardId), encodeShardState(next), etag);
+    return tag === undefined ? undefined : { state: next, etag: tag };
+  }
+}

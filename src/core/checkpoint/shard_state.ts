@@ -1,0 +1,78 @@
+import type { Position } from "../kinesis/position.ts";
+
+/**
+ * What is kept per shard, in one object changed only by compare-and-swap: the lease, the
+ * committed position, and the batch in flight. Its JSON is the checkpoint file.
+ */
+export interface ShardState {
+  format: 1;
+  stream: string;
+  shardId: string;
+  /** Parent shards, which must be finished before this one is read. */
+  parents: string[];
+  lease: Lease;
+  /**
+   * Batches committed for this shard; table commits carry `txn(appId, batch)` for the
+   * batch that made them, so a table whose txn is at `batch + 1` already holds the intent.
+   */
+  batch: number;
+  /** The last user record committed, or null before the first batch. */
+  position: Position | null;
+  /** Read to its end and all of it committed: the children may start. */
+  finished: boolean;
+  /** The batch in flight, written before any table is touched; null between batches. */
+  intent: Intent | null;
+  /** Incremented by every write, so that two versions never have the same bytes (ETags). */
+  revision: number;
+  /** Wall-clock time of the last write, ISO-8601, for people reading the file. */
+  updatedAt: string;
+}
+
+export interface Lease {
+  /** The worker holding the shard, or null when nobody does. */
+  owner: string | null;
+  /** Incremented by every renewal and every change of owner. */
+  counter: number;
+}
+
+/** The exact range of one shard in one batch: replaying it re-reads these records. */
+export interface Intent {
+  /** The batch number the table commits carry (`state.batch + 1`). */
+  batch: number;
+  /** First and last user record of the range, both included; null when the batch only ends the shard. */
+  first: Position | null;
+  last: Position | null;
+  /** The shard ended within this batch: it is finished once the batch is committed. */
+  ends: boolean;
+  /** User records in the range, to check a replay against. */
+  records: number;
+}
+
+export function newShardState(stream: string, shardId: string, parents: string[], wallMs: number): ShardState {
+  return {
+    format: 1,
+    stream,
+    shardId,
+    parents,
+    lease: { owner: null, counter: 0 },
+    batch: 0,
+    position: null,
+    finished: false,
+    intent: null,
+    revision: 0,
+    updatedAt: new Date(wallMs).toISOString(),
+  };
+}
+
+export function encodeShardState(s: ShardState): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(s, null, 2) + "\n");
+}
+
+/** @throws {SyntaxError} naming the object when it is not a shard state. */
+export function decodeShardState(bytes: Uint8Array, where: string): ShardState {
+  const s = JSON.parse(new TextDecoder().decode(bytes)) as Partial<ShardState>;
+  if (s.format !== 1 || typeof s.shardId !== "string" || typeof s.batch !== "number" || !s.lease) {
+    throw new SyntaxError(`${where} is not a data-subscriber shard checkpoint (format 1)`);
+  }
+  return s as ShardState;
+}

@@ -1,0 +1,252 @@
+import type { Clock } from "../../ports/clock.ts";
+import type { RecordSource, ShardDescription } from "../../ports/record_source.ts";
+import type { CheckpointStore, VersionedState } from "../checkpoint/checkpoint_store.ts";
+import { newShardState, type ShardState } from "../checkpoint/shard_state.ts";
+
+export interface LeaseOptions {
+  /** This worker's name in the lease objects; unique per process. */
+  workerId: string;
+  /** A lease whose counter has not moved for this long (on the observer's clock) is taken over. @default 10_000 */
+  leaseDurationMs?: number;
+  /** How often held leases are renewed and the others looked at. @default leaseDurationMs / 3 */
+  renewIntervalMs?: number;
+  /** How often the stream's shard list is read again to find new shards. @default 30_000 */
+  shardSyncIntervalMs?: number;
+  /** Shards this worker holds at most. @default Infinity */
+  maxLeases?: number;
+}
+
+/** What the lease manager tells its owner. */
+export interface LeaseEvents {
+  /** This worker now holds the shard; `state` is the shard's state when taken. */
+  acquired(shardId: string, state: ShardState): void;
+  /** This worker no longer holds the shard: another worker took it. Stop reading it now. */
+  lost(shardId: string): void;
+}
+
+/** A write to a shard's state was refused because another worker holds its lease now. */
+export class LeaseLostError extends Error {
+  override name = "LeaseLostError";
+  constructor(readonly shardId: string, readonly owner: string | null) {
+    super(`The lease of shard ${shardId} was taken by ${owner ?? "nobody (released)"}`);
+  }
+}
+
+interface Observation {
+  owner: string | null;
+  counter: number;
+  /** When this owner/counter pair was first seen, on the monotonic clock. */
+  sinceMs: number;
+}
+
+/**
+ * Shares a stream's shards among workers through lease fields in the shard state objects,
+ * as the KCL does with its DynamoDB table: each shard is held by one worker, which renews
+ * it by incrementing its counter (compare-and-swap); a lease whose counter does not move
+ * for `leaseDurationMs` on the observer's own monotonic clock has expired and is taken
+ * over; a worker below its fair share (shards / workers, rounded up) steals one shard a
+ * round from a worker above it. A shard becomes eligible once its parents are finished.
+ *
+ * Every write of a held shard's state goes through {@link update}, which fails with
+ * {@link LeaseLostError} when another worker took the lease: that is the fence that keeps
+ * a worker that lost a shard from checkpointing it.
+ */
+export class LeaseManager {
+  readonly workerId: string;
+  readonly #source: RecordSource;
+  readonly #states: CheckpointStore;
+  readonly #clock: Clock;
+  readonly #events: LeaseEvents;
+  readonly #leaseMs: number;
+  readonly #renewMs: number;
+  readonly #syncMs: number;
+  readonly #maxLeases: number;
+  readonly #held = new Map<string, VersionedState>();
+  readonly #observed = new Map<string, Observation>();
+  readonly #locks = new Map<string, Promise<unknown>>();
+  #shards: ShardDescription[] = [];
+  #lastSync = -Infinity;
+  #syncRequested = false;
+
+  constructor(source: RecordSource, states: CheckpointStore, clock: Clock, events: LeaseEvents, options: LeaseOptions) {
+    this.#source = source;
+    this.#states = states;
+    this.#clock = clock;
+    this.#events = events;
+    this.workerId = options.workerId;
+    this.#leaseMs = options.leaseDurationMs ?? 10_000;
+    this.#renewMs = options.renewIntervalMs ?? Math.max(1, Math.floor(this.#leaseMs / 3));
+    this.#syncMs = options.shardSyncIntervalMs ?? 30_000;
+    this.#maxLeases = options.maxLeases ?? Infinity;
+  }
+
+  get renewIntervalMs(): number {
+    return this.#renewMs;
+  }
+
+  /** The shards as last listed. */
+  get shards(): readonly ShardDescription[] {
+    return this.#shards;
+  }
+
+  heldShards(): string[] {
+    return [...this.#held.keys()];
+  }
+
+  holds(shardId: string): boolean {
+    return this.#held.has(shardId);
+  }
+
+  /** The state of a held shard as last written or read. */
+  stateOf(shardId: string): ShardState | undefined {
+    return this.#held.get(shardId)?.state;
+  }
+
+  /** Makes the next round list the shards again (a shard ended: its children appear). */
+  requestShardSync(): void {
+    this.#syncRequested = true;
+  }
+
+  /** Rounds until the signal aborts; each round renews, observes, takes and balances. */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await this.tick();
+      await this.#clock.sleep(this.#renewMs, signal).catch(() => {});
+    }
+  }
+
+  /** One round. */
+  async tick(): Promise<void> {
+    const now = this.#clock.monoMs();
+    if (this.#syncRequested || now - this.#lastSync >= this.#syncMs) {
+      this.#syncRequested = false;
+      this.#shards = await this.#source.listShards();
+      this.#lastSync = now;
+    }
+    // Renew what we hold; look at everything else.
+    const states = new Map<string, VersionedState>();
+    await Promise.all(this.#shards.map(async (shard) => {
+      if (this.#held.has(shard.shardId)) {
+        try {
+          await this.update(shard.shardId, (s) => ({ ...s, lease: { owner: this.workerId, counter: s.lease.counter + 1 } }));
+          states.set(shard.shardId, this.#held.get(shard.shardId)!);
+        } catch (err) {
+          if (!(err instanceof LeaseLostError)) throw err;
+        }
+        return;
+      }
+      let v = await this.#states.read(shard.shardId);
+      if (!v) {
+        const parents = [shard.parentShardId, shard.adjacentParentShardId].filter((p): p is string => !!p);
+        v = await this.#states.write(newShardState(this.#source.streamName, shard.shardId, parents, this.#clock.wallMs()), undefined, this.#clock.wallMs()) ??
+          await this.#states.read(shard.shardId);
+        if (!v) return;
+      }
+      states.set(shard.shardId, v);
+      this.#observe(shard.shardId, v.state, now);
+    }));
+    await this.#takeAndBalance(states, now);
+  }
+
+  /**
+   * Changes a held shard's state by compare-and-swap, one change at a time per shard.
+   * @throws {LeaseLostError} when another worker holds the lease now (the shard is dropped).
+   */
+  update(shardId: string, change: (s: ShardState) => ShardState): Promise<ShardState> {
+    const prev = this.#locks.get(shardId) ?? Promise.resolve();
+    const next = prev.catch(() => {}).then(() => this.#update(shardId, change));
+    this.#locks.set(shardId, next);
+    return next;
+  }
+
+  async #update(shardId: string, change: (s: ShardState) => ShardState): Promise<ShardState> {
+    for (let attempt = 0; ; attempt++) {
+      const held = this.#held.get(shardId);
+      if (!held) throw new LeaseLostError(shardId, null);
+      const written = await this.#states.write(change(held.state), held.etag, this.#clock.wallMs());
+      if (written) {
+        this.#held.set(shardId, written);
+        return written.state;
+      }
+      const now = await this.#states.read(shardId);
+      if (!now || now.state.lease.owner !== this.workerId || attempt >= 3) {
+        this.#drop(shardId);
+        throw new LeaseLostError(shardId, now?.state.lease.owner ?? null);
+      }
+      this.#held.set(shardId, now);
+    }
+  }
+
+  /** Stops renewing a shard this worker finished; its state stays as last written. */
+  forget(shardId: string): void {
+    this.#held.delete(shardId);
+  }
+
+  /** Gives a shard up (graceful shutdown): owner set to nobody, so others take it at once. */
+  async release(shardId: string): Promise<void> {
+    try {
+      await this.update(shardId, (s) => ({ ...s, lease: { owner: null, counter: s.lease.counter + 1 } }));
+    } catch (err) {
+      if (!(err instanceof LeaseLostError)) throw err;
+    }
+    this.#held.delete(shardId);
+  }
+
+  async releaseAll(): Promise<void> {
+    await Promise.all(this.heldShards().map((s) => this.release(s)));
+  }
+
+  #drop(shardId: string): void {
+    if (this.#held.delete(shardId)) this.#events.lost(shardId);
+  }
+
+  #observe(shardId: string, s: ShardState, now: number): void {
+    const o = this.#observed.get(shardId);
+    if (!o || o.owner !== s.lease.owner || o.counter !== s.lease.counter) {
+      this.#observed.set(shardId, { owner: s.lease.owner, counter: s.lease.counter, sinceMs: now });
+    }
+  }
+
+  #expired(shardId: string, s: ShardState, now: number): boolean {
+    if (s.lease.owner === null) return true;
+    const o = this.#observed.get(shardId);
+    return !!o && now - o.sinceMs > this.#leaseMs;
+  }
+
+  async #takeAndBalance(states: Map<string, VersionedState>, now: number): Promise<void> {
+    const listed = new Set(this.#shards.map((s) => s.shardId));
+    const finished = (id: string) => !listed.has(id) || states.get(id)?.state.finished === true;
+    const eligible = [...states.values()].filter((v) => !v.state.finished && v.state.parents.every(finished));
+    const counts = new Map<string, number>([[this.workerId, this.#held.size]]);
+    for (const v of eligible) {
+      const owner = v.state.lease.owner;
+      if (owner && owner !== this.workerId && !this.#expired(v.state.shardId, v.state, now)) counts.set(owner, (counts.get(owner) ?? 0) + 1);
+    }
+    const target = Math.min(this.#maxLeases, Math.ceil(eligible.length / counts.size));
+    const free = eligible.filter((v) => !this.#held.has(v.state.shardId) && this.#expired(v.state.shardId, v.state, now));
+    // Parents first, so that a child never starts while its parent is still being read.
+    for (const v of free) {
+      if (this.#held.size >= target) break;
+      await this.#take(v);
+    }
+    if (this.#held.size >= target) return;
+    // Steal one shard a round from the busiest worker above its share.
+    let victim: string | undefined;
+    let most = target;
+    for (const [owner, n] of counts) if (owner !== this.workerId && n > most) [victim, most] = [owner, n];
+    if (!victim) return;
+    const prey = eligible.find((v) => v.state.lease.owner === victim);
+    if (prey) await this.#take(prey);
+  }
+
+  async #take(v: VersionedState): Promise<void> {
+    const taken = await this.#states.write(
+      { ...v.state, lease: { owner: this.workerId, counter: v.state.lease.counter + 1 } },
+      v.etag,
+      this.#clock.wallMs(),
+    );
+    if (!taken) return; // another worker was faster
+    this.#held.set(v.state.shardId, taken);
+    this.#events.acquired(v.state.shardId, taken.state);
+  }
+}

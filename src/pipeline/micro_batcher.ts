@@ -1,0 +1,167 @@
+import type { Clock } from "../ports/clock.ts";
+import type { UserRecord } from "../core/kinesis/records.ts";
+import type { ShardChunk } from "../core/source/shard_reader.ts";
+
+export interface BatcherOptions {
+  /** Flush at this many user records. @default 10_000 */
+  maxRecords?: number;
+  /** Flush at this many payload bytes. @default 64 MiB */
+  maxBytes?: number;
+  /** Flush when the oldest buffered record waited this long. @default 10_000 */
+  maxAgeMs?: number;
+  /** Readers wait (backpressure) while this many bytes are buffered. @default 2 × maxBytes */
+  maxBufferedBytes?: number;
+}
+
+/** The records of one shard in a batch, in shard order. */
+export interface ShardSlice {
+  shardId: string;
+  records: UserRecord[];
+  bytes: number;
+  /** The shard ended: its last records are in this slice. */
+  ended: boolean;
+  millisBehindLatest: number;
+}
+
+export interface Batch {
+  slices: ShardSlice[];
+  records: number;
+  bytes: number;
+  /** Why it was flushed. */
+  trigger: "records" | "bytes" | "age" | "end" | "flush";
+  /** A flush had been asked for when this batch was taken. */
+  flushed: boolean;
+}
+
+/**
+ * Gathers the records of all shards into batches, flushed by record count, bytes or age,
+ * whichever comes first (or at once when a shard ends, so its children can start). While
+ * the buffer holds `maxBufferedBytes`, `push` does not resolve: readers stop polling
+ * instead of memory growing.
+ */
+export class MicroBatcher {
+  readonly #clock: Clock;
+  readonly #maxRecords: number;
+  readonly #maxBytes: number;
+  readonly #maxAgeMs: number;
+  readonly #maxBuffered: number;
+  #slices = new Map<string, ShardSlice>();
+  #records = 0;
+  #bytes = 0;
+  #firstAt: number | undefined;
+  #ended = false;
+  #flushRequested = false;
+  #wakeTaker: (() => void) | undefined;
+  #spaceWaiters: (() => void)[] = [];
+  #closed = false;
+
+  constructor(clock: Clock, options: BatcherOptions = {}) {
+    this.#clock = clock;
+    this.#maxRecords = options.maxRecords ?? 10_000;
+    this.#maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    this.#maxAgeMs = options.maxAgeMs ?? 10_000;
+    this.#maxBuffered = options.maxBufferedBytes ?? 2 * this.#maxBytes;
+  }
+
+  get bufferedRecords(): number {
+    return this.#records;
+  }
+
+  get bufferedBytes(): number {
+    return this.#bytes;
+  }
+
+  /** Adds a reader's chunk; resolves once there is room for more. */
+  async push(chunk: ShardChunk): Promise<void> {
+    if (chunk.records.length > 0 || chunk.ended) {
+      let s = this.#slices.get(chunk.shardId);
+      if (!s) {
+        s = { shardId: chunk.shardId, records: [], bytes: 0, ended: false, millisBehindLatest: 0 };
+        this.#slices.set(chunk.shardId, s);
+      }
+      for (const r of chunk.records) s.records.push(r);
+      s.bytes += chunk.bytes;
+      s.ended ||= chunk.ended;
+      s.millisBehindLatest = chunk.millisBehindLatest;
+      this.#records += chunk.records.length;
+      this.#bytes += chunk.bytes;
+      this.#ended ||= chunk.ended;
+      this.#firstAt ??= this.#clock.monoMs();
+      this.#wakeTaker?.();
+    }
+    while (this.#bytes >= this.#maxBuffered && !this.#closed) await new Promise<void>((r) => this.#spaceWaiters.push(r));
+  }
+
+  /** Stops backpressure for good: every waiting and later `push` resolves at once. */
+  close(): void {
+    this.#closed = true;
+    for (const w of this.#spaceWaiters.splice(0)) w();
+  }
+
+  /** Forgets what was buffered for a shard whose lease was lost. */
+  drop(shardId: string): void {
+    const s = this.#slices.get(shardId);
+    if (!s) return;
+    this.#slices.delete(shardId);
+    this.#records -= s.records.length;
+    this.#bytes -= s.bytes;
+    if (this.#slices.size === 0) this.#firstAt = undefined;
+    this.#release();
+  }
+
+  /** Makes the next `next()` return what is buffered now (shutdown, run-once). */
+  flush(): void {
+    this.#flushRequested = true;
+    this.#wakeTaker?.();
+  }
+
+  /** Why a batch is due now, or undefined. */
+  #due(): Batch["trigger"] | undefined {
+    if (this.#records >= this.#maxRecords) return "records";
+    if (this.#bytes >= this.#maxBytes) return "bytes";
+    if (this.#ended) return "end";
+    if (this.#flushRequested) return "flush";
+    if (this.#firstAt !== undefined && this.#clock.monoMs() - this.#firstAt >= this.#maxAgeMs) return "age";
+    return undefined;
+  }
+
+  /**
+   * Waits for the next batch. With a flush requested it returns what is buffered, which
+   * may be empty. @returns `undefined` when the signal aborts first.
+   */
+  async next(signal: AbortSignal): Promise<Batch | undefined> {
+    for (;;) {
+      const trigger = this.#due();
+      if (trigger) return this.#take(trigger);
+      if (signal.aborted) return undefined;
+      const wait = this.#firstAt === undefined ? this.#maxAgeMs : this.#firstAt + this.#maxAgeMs - this.#clock.monoMs();
+      // Sleep until the age trigger, a push, a flush or the caller's abort, whichever first.
+      const wake = new AbortController();
+      const onAbort = () => wake.abort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#wakeTaker = () => wake.abort();
+      await this.#clock.sleep(Math.max(1, wait), wake.signal).catch(() => {});
+      signal.removeEventListener("abort", onAbort);
+      this.#wakeTaker = undefined;
+    }
+  }
+
+  #take(trigger: Batch["trigger"]): Batch {
+    const batch: Batch = { slices: [...this.#slices.values()], records: this.#records, bytes: this.#bytes, trigger, flushed: this.#flushRequested };
+    this.#slices = new Map();
+    this.#records = 0;
+    this.#bytes = 0;
+    this.#firstAt = undefined;
+    this.#ended = false;
+    this.#flushRequested = false;
+    this.#release();
+    return batch;
+  }
+
+  #release(): void {
+    if (this.#bytes >= this.#maxBuffered && !this.#closed) return;
+    const waiters = this.#spaceWaiters;
+    this.#spaceWaiters = [];
+    for (const w of waiters) w();
+  }
+}
