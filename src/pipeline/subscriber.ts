@@ -46,6 +46,9 @@ export interface SubscriberEvents {
   replayMismatch?(shardId: string, expected: number, found: number): void;
 }
 
+/** Where a test may stop the process to prove a crash there loses nothing. */
+export type FaultPoint = "after-files" | "between-tables" | "after-commits" | "during-checkpoint";
+
 export interface SubscriberOptions {
   /** Application name: part of the txn appIds and of the checkpoint objects' place. @default "data-subscriber" */
   appName?: string;
@@ -56,6 +59,8 @@ export interface SubscriberOptions {
   lease: LeaseOptions;
   /** Attempts at committing a batch before the run fails. @default 5 */
   commitAttempts?: number;
+  /** Test hook, called at each fault point. */
+  fault?: (point: FaultPoint) => void;
 }
 
 export interface RunOptions {
@@ -285,7 +290,7 @@ export class Subscriber {
     }
     const started = this.#clock.monoMs();
     await this.#inLane(async () => {
-      if (records.length > 0) await this.#commitWithRetry({ shards: [{ shardId, appId: this.appId(shardId), batch: intent.batch, records }], replay: true, wallMs: this.#clock.wallMs() });
+      if (records.length > 0) await this.#commitWithRetry({ shards: [{ shardId, appId: this.appId(shardId), batch: intent.batch, records }], replay: true, wallMs: intent.at });
       await this.#checkpoint(shardId, intent);
     });
     this.#events.batchCommitted?.({ records: records.length, bytes, shards: 1, ms: this.#clock.monoMs() - started, trigger: "replay" });
@@ -294,6 +299,7 @@ export class Subscriber {
 
   async #commitBatch(batch: Batch): Promise<void> {
     const started = this.#clock.monoMs();
+    const at = this.#clock.wallMs();
     const parts: { shardId: string; intent: Intent; records: UserRecord[] }[] = [];
     await Promise.all(batch.slices.map(async (slice) => {
       const state = this.#leases.stateOf(slice.shardId);
@@ -306,6 +312,7 @@ export class Subscriber {
         last: last ? { sequenceNumber: last.sequenceNumber, subSequenceNumber: last.subSequenceNumber } : null,
         ends: slice.ended,
         records: slice.records.length,
+        at,
       };
       try {
         if (slice.records.length > 0) await this.#leases.update(slice.shardId, (s) => ({ ...s, intent }));
@@ -319,10 +326,14 @@ export class Subscriber {
       await this.#commitWithRetry({
         shards: withRecords.map((p) => ({ shardId: p.shardId, appId: this.appId(p.shardId), batch: p.intent.batch, records: p.records })),
         replay: false,
-        wallMs: this.#clock.wallMs(),
+        wallMs: at,
       });
+      this.#opts.fault?.("after-commits");
     }
-    await Promise.all(parts.map((p) => this.#checkpoint(p.shardId, p.intent)));
+    for (const p of parts) {
+      await this.#checkpoint(p.shardId, p.intent);
+      if (p !== parts.at(-1)) this.#opts.fault?.("during-checkpoint");
+    }
     if (batch.records > 0 || parts.length > 0) {
       this.#events.batchCommitted?.({ records: batch.records, bytes: batch.bytes, shards: parts.length, ms: this.#clock.monoMs() - started, trigger: batch.trigger });
     }

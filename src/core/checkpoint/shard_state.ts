@@ -46,6 +46,8 @@ export interface Intent {
   ends: boolean;
   /** User records in the range, to check a replay against. */
   records: number;
+  /** The batch's wall-clock time (ms): a replay uses it again, so derived values do not change. */
+  at: number;
 }
 
 export function newShardState(stream: string, shardId: string, parents: string[], wallMs: number): ShardState {

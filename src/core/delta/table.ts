@@ -10,7 +10,7 @@ import { TableError } from "./errors.ts";
 import { commitKey } from "./log_paths.ts";
 import { actionPathToKey, keyToActionPath, parsePartitionValue, partitionFolder, serializePartitionValue } from "./partitions.ts";
 import type { StructType } from "./schema.ts";
-import { loadSnapshot, type Snapshot } from "./snapshot.ts";
+import { loadSnapshot, readCommit, type Snapshot } from "./snapshot.ts";
 import { statsJson } from "./stats.ts";
 
 type Row = Readonly<Record<string, unknown>>;
@@ -271,6 +271,27 @@ export class DeltaTable {
       }
     }
     return out;
+  }
+
+  /**
+   * Whether every txn is already committed (the write they belong to is in the table).
+   * @throws {TableError} when only some are: a batch's txns always commit together.
+   */
+  isApplied(txns: Txn[] | undefined): boolean {
+    return this.#applied(txns);
+  }
+
+  /**
+   * The actions of the commit that carried `txn(appId, version)`, searching back from the
+   * newest version (at most `maxVersions` commits). @returns undefined when not found.
+   */
+  async findTxnCommit(appId: string, version: number, maxVersions = 1000): Promise<Action[] | undefined> {
+    for (let v = this.snapshot.version; v >= 0 && v > this.snapshot.version - maxVersions; v--) {
+      const actions = await readCommit(this.store, v);
+      if (!actions) return undefined;
+      if (actions.some((a) => a.txn?.appId === appId && a.txn.version === version)) return actions;
+    }
+    return undefined;
   }
 
   #applied(txns: Txn[] | undefined): boolean {

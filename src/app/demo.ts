@@ -1,0 +1,118 @@
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { CreateStreamCommand, DescribeStreamSummaryCommand } from "@aws-sdk/client-kinesis";
+import { KinesisSource } from "../adapters/kinesis/kinesis_source.ts";
+import { startLocalKinesis } from "../adapters/kinesis/local_kinesis.ts";
+import { openStore } from "../adapters/open_store.ts";
+import { kinesisConfig, s3Config } from "../adapters/aws_clients.ts";
+import { ConfigError, type Settings, tableLocations } from "../config/settings.ts";
+import { DeltaTable } from "../core/delta/table.ts";
+import { logger } from "../telemetry/logging.ts";
+import { Metrics } from "../telemetry/metrics.ts";
+import { initPackages, produce } from "./commands.ts";
+import { prepareSubscriber } from "./run.ts";
+import { generatePackages } from "../produce/order_generator.ts";
+
+const MARKER = ".data-subscriber-demo";
+
+/**
+ * `demo`: everything on this machine, no AWS account. Starts the embedded Kinesis, creates
+ * a stream, a package_table with stock, produces orders (and a few broken records), runs
+ * the subscriber until it has caught up, prints what the tables hold, and stops all it
+ * started. The tables stay under the tables root (./data by default).
+ */
+export async function runDemo(base: Settings, opts: { orders: number; shards: number }): Promise<number> {
+  const log = logger("demo");
+  if (/^[a-z0-9]+:\/\//i.test(base.tablesRoot) && !base.tablesRoot.startsWith("file://")) {
+    throw new ConfigError(`Cannot run the demo: it writes to a local folder, and 'tables-root' is '${base.tablesRoot}'`);
+  }
+  const root = path.resolve(base.tablesRoot.replace(/^file:\/\//, ""));
+  await prepareFolder(root);
+  console.log(`Starting the embedded Kinesis (kinesis-local)…`);
+  const kinesis = await startLocalKinesis();
+  try {
+    const settings: Settings = {
+      ...base,
+      tablesRoot: root,
+      checkpointsRoot: path.join(root, base.ordersFolder, "delta", base.checkpointsFolder),
+      stream: base.stream ?? "demo-orders",
+      region: base.region ?? "us-east-1",
+      kinesisEndpointUrl: kinesis.endpoint,
+      maxBatchAge: Math.min(base.maxBatchAge, 2_000),
+      // Small batches, so that the stock of the first ones suffices and later ones run out.
+      maxBatchRecords: Math.min(base.maxBatchRecords, 250),
+      leaseDuration: Math.min(base.leaseDuration, 3_000),
+    };
+    // The local Kinesis takes any credentials; the demo needs no AWS account.
+    process.env.AWS_ACCESS_KEY_ID ??= "demo";
+    process.env.AWS_SECRET_ACCESS_KEY ??= "demo";
+    const client = KinesisSource.client(kinesisConfig(settings));
+    await client.send(new CreateStreamCommand({ StreamName: settings.stream, ShardCount: opts.shards }));
+    for (let i = 0; ; i++) {
+      const s = await client.send(new DescribeStreamSummaryCommand({ StreamName: settings.stream }));
+      if (s.StreamDescriptionSummary?.StreamStatus === "ACTIVE") break;
+      if (i > 300) throw new Error(`The demo stream did not become ACTIVE`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    client.destroy();
+    console.log(`Stream '${settings.stream}' with ${opts.shards} shards at ${kinesis.endpoint}.`);
+
+    const packages = generatePackages((i) => 40 + ((i * 37) % 260));
+    await initPackages(settings, packages, true);
+    const stockBefore = packages.reduce((n, p) => n + (p.stock_quantity as number), 0);
+    console.log(`Created package_table: ${packages.length} package groups, ${stockBefore} units in stock.`);
+
+    const put = await produce(settings, { count: opts.orders, rate: 0, bad: Math.max(1, Math.round(opts.orders / 300)), seed: 7 }, log);
+    console.log(`Put ${put} records (${opts.orders} orders and ${put - opts.orders} broken ones) on the stream.\n`);
+
+    const metrics = new Metrics();
+    const { subscriber } = await prepareSubscriber(settings, { metrics });
+    const started = Date.now();
+    const progress = setInterval(() => console.log(`  … ${metrics.total("ds_records_read_total")} records committed`), 2000);
+    try {
+      await subscriber.run(new AbortController().signal, { once: true });
+    } finally {
+      clearInterval(progress);
+    }
+    console.log(`Subscriber caught up: ${metrics.total("ds_records_read_total")} records in ${metrics.total("ds_batches_total")} batches, ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
+    await printSummary(settings, stockBefore);
+  } finally {
+    await kinesis.stop();
+  }
+  return 0;
+}
+
+async function prepareFolder(root: string): Promise<void> {
+  let entries: string[] = [];
+  try {
+    entries = await fs.readdir(root);
+  } catch {
+    // absent: created below
+  }
+  if (entries.length > 0 && !entries.includes(MARKER)) {
+    throw new ConfigError(`Cannot run the demo in '${root}': the folder holds files the demo did not make. Choose another with --tables-root.`);
+  }
+  await fs.rm(root, { recursive: true, force: true });
+  await fs.mkdir(root, { recursive: true });
+  await fs.writeFile(path.join(root, MARKER), "Made by `data-subscriber demo`, which empties this folder on its next run.\n");
+}
+
+async function printSummary(settings: Settings, stockBefore: number): Promise<void> {
+  const s3 = s3Config(settings);
+  for (const [name, url] of Object.entries(tableLocations(settings))) {
+    const table = await DeltaTable.open(openStore(url, s3));
+    const rows = await table.readRows();
+    console.log(`${name}: ${rows.length} rows, version ${table.version} (${url})`);
+    const show = name === "package_table" ? rows.slice(0, 3) : rows.slice(0, 3);
+    for (const r of show) console.log(`  ${JSON.stringify(r, (_, v) => (typeof v === "bigint" ? Number(v) : v instanceof Date ? v.toISOString() : v)).slice(0, 220)}`);
+    if (name === "package_table") {
+      const after = rows.reduce((n, r) => n + Number(r.stock_quantity), 0);
+      console.log(`  stock: ${stockBefore} units before, ${after} after (${stockBefore - after} reserved by the orders)`);
+    }
+    if (name === "orders") {
+      const processing = rows.filter((r) => r.status === "PROCESSING").length;
+      console.log(`  ${processing} orders PROCESSING (all their stock reserved), ${rows.length - processing} kept their status`);
+    }
+  }
+  console.log(`\nThe tables are Delta tables under ${settings.tablesRoot}: read them with Spark, DuckDB or delta-rs.`);
+}
