@@ -147,7 +147,7 @@ export class Subscriber {
         this.#acquired = 0;
         await this.#leases.tick();
         if (this.#once) {
-          if (this.#tasks.size === 0 && this.#acquired === 0) {
+          if (this.#tasks.size === 0 && this.#acquired === 0 && !this.#leases.undecided()) {
             // Every reader reached its tip: commit what is left, which may finish shards
             // and so make their children eligible; stop after a round with nothing new.
             await this.#flush();

@@ -37,6 +37,8 @@ interface Observation {
   counter: number;
   /** When this owner/counter pair was first seen, on the monotonic clock. */
   sinceMs: number;
+  /** When this owner was first seen holding the shard. */
+  ownerSinceMs: number;
 }
 
 /**
@@ -63,6 +65,7 @@ export class LeaseManager {
   readonly #maxLeases: number;
   readonly #held = new Map<string, VersionedState>();
   readonly #observed = new Map<string, Observation>();
+  readonly #finished = new Set<string>();
   readonly #locks = new Map<string, Promise<unknown>>();
   #shards: ShardDescription[] = [];
   #lastSync = -Infinity;
@@ -143,6 +146,7 @@ export class LeaseManager {
         if (!v) return;
       }
       states.set(shard.shardId, v);
+      if (v.state.finished) this.#finished.add(shard.shardId);
       this.#observe(shard.shardId, v.state, now);
     }));
     await this.#takeAndBalance(states, now);
@@ -203,8 +207,24 @@ export class LeaseManager {
   #observe(shardId: string, s: ShardState, now: number): void {
     const o = this.#observed.get(shardId);
     if (!o || o.owner !== s.lease.owner || o.counter !== s.lease.counter) {
-      this.#observed.set(shardId, { owner: s.lease.owner, counter: s.lease.counter, sinceMs: now });
+      const ownerSinceMs = o && o.owner === s.lease.owner ? o.ownerSinceMs : now;
+      this.#observed.set(shardId, { owner: s.lease.owner, counter: s.lease.counter, sinceMs: now, ownerSinceMs });
     }
+  }
+
+  /**
+   * Whether some unfinished shard is held by another worker that has not been watched for
+   * a whole lease period yet: it may be dead (its lease will expire and be taken) or alive
+   * (it renews). A run-once job waits for this to be settled before deciding it is done.
+   */
+  undecided(): boolean {
+    const now = this.#clock.monoMs();
+    for (const [shardId, o] of this.#observed) {
+      if (this.#held.has(shardId) || o.owner === null || o.owner === this.workerId) continue;
+      if (this.#finished.has(shardId)) continue;
+      if (now - o.ownerSinceMs <= this.#leaseMs) return true;
+    }
+    return false;
   }
 
   #expired(shardId: string, s: ShardState, now: number): boolean {
