@@ -13,6 +13,10 @@ import { PACKAGE_TABLE } from "./processors/package_table.ts";
 import type { BatchContext, Rejected } from "./processors/processor.ts";
 import type { BatchHandler, CommitBatch, FaultPoint } from "./subscriber.ts";
 
+const OUTSIDE_SHARD =
+  "KPL sub-record whose hash key lies outside this shard's range (aggregated before a reshard): " +
+  "the KPL puts it again to the shard that owns it, where it is processed; kept here so it is not counted twice";
+
 /** Where each table lives: one store per table, rooted at the table's folder. */
 export type TableStores = Record<string, ObjectStore>;
 
@@ -93,6 +97,10 @@ export class DeltaHandler implements BatchHandler {
     const rejected: Rejected[] = [];
     for (const s of batch.shards) {
       for (const r of s.records) {
+        if (r.outsideShard) {
+          rejected.push({ shardId: s.shardId, record: r, reason: OUTSIDE_SHARD });
+          continue;
+        }
         const d = decodeOrderEvent(r.data);
         if (d.ok) events.push(d.event);
         else rejected.push({ shardId: s.shardId, record: r, reason: d.reason });

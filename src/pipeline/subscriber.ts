@@ -1,5 +1,5 @@
 import type { Clock } from "../ports/clock.ts";
-import type { IteratorPosition, RecordSource, SourceError } from "../ports/record_source.ts";
+import type { HashKeyRange, IteratorPosition, RecordSource, SourceError } from "../ports/record_source.ts";
 import type { CheckpointStore } from "../core/checkpoint/checkpoint_store.ts";
 import type { Intent, ShardState } from "../core/checkpoint/shard_state.ts";
 import type { Position } from "../core/kinesis/position.ts";
@@ -257,15 +257,16 @@ export class Subscriber {
       ...this.#opts.reader,
       onRetry: (id, err) => this.#events.readRetry?.(id, err),
     });
+    const hashKeyRange = this.#leases.shards.find((s) => s.shardId === shardId)?.hashKeyRange;
     let position = state.position;
     if (state.intent) {
-      const replayed = await this.#replay(reader, shardId, state.intent, signal);
+      const replayed = await this.#replay(reader, shardId, state.intent, signal, hashKeyRange);
       if (!replayed || state.intent.ends) return;
       position = state.intent.last ?? position;
     }
     if (state.finished) return;
     await reader.read(
-      { after: position, initial: this.#initial, stopAtTip: this.#once },
+      { after: position, initial: this.#initial, stopAtTip: this.#once, ...(hashKeyRange ? { hashKeyRange } : {}) },
       async (chunk) => {
         this.#events.lag?.(shardId, chunk.millisBehindLatest);
         await this.#batcher.push(chunk);
@@ -275,12 +276,12 @@ export class Subscriber {
   }
 
   /** Re-reads an intent's exact range and commits it as its own batch. @returns false when stopped first. */
-  async #replay(reader: ShardReader, shardId: string, intent: Intent, signal: AbortSignal): Promise<boolean> {
+  async #replay(reader: ShardReader, shardId: string, intent: Intent, signal: AbortSignal, hashKeyRange?: HashKeyRange): Promise<boolean> {
     const records: UserRecord[] = [];
     let bytes = 0;
     if (intent.first && intent.last) {
       const before: Position = { sequenceNumber: intent.first.sequenceNumber, subSequenceNumber: intent.first.subSequenceNumber - 1 };
-      const outcome = await reader.read({ after: before, initial: { type: "TRIM_HORIZON" }, until: intent.last }, (chunk) => {
+      const outcome = await reader.read({ after: before, initial: { type: "TRIM_HORIZON" }, until: intent.last, ...(hashKeyRange ? { hashKeyRange } : {}) }, (chunk) => {
         for (const r of chunk.records) records.push(r);
         bytes += chunk.bytes;
         return Promise.resolve();

@@ -30,4 +30,10 @@ export interface UserRecord extends KinesisRecord {
   subSequenceNumber: number;
   /** Whether it came out of a KPL aggregated record. */
   aggregated: boolean;
+  /**
+   * Set on an aggregated sub-record whose hash key lies outside the hash key range of the
+   * shard it was read from: the KPL aggregated it with a shard map a reshard made stale, and
+   * puts it again to the shard that owns it. Kept out of the tables so it is not counted twice.
+   */
+  outsideShard?: true;
 }

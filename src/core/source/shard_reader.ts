@@ -3,11 +3,12 @@ import {
   ExpiredIteratorError,
   FatalSourceError,
   type IteratorPosition,
+  type HashKeyRange,
   type ReadResult,
   type RecordSource,
   SourceError,
 } from "../../ports/record_source.ts";
-import { deaggregate } from "../kinesis/deaggregate.ts";
+import { belongsToShard, deaggregate } from "../kinesis/deaggregate.ts";
 import { comparePositions, type Position } from "../kinesis/position.ts";
 import type { UserRecord } from "../kinesis/records.ts";
 
@@ -50,6 +51,8 @@ export interface ReadRange {
   until?: Position;
   /** Stop once a response says the reader is at the tip (run-once). */
   stopAtTip?: boolean;
+  /** The shard's hash key range: aggregated sub-records outside it are marked `outsideShard`. */
+  hashKeyRange?: HashKeyRange;
 }
 
 export type ReaderOutcome = "ended" | "until" | "tip" | "aborted";
@@ -128,6 +131,7 @@ export class ShardReader {
             reachedUntil = true;
             break;
           }
+          if (u.aggregated && range.hashKeyRange && !belongsToShard(u, range.hashKeyRange)) u.outsideShard = true;
           users.push(u);
         }
         if (reachedUntil) break;

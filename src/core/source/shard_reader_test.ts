@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ScriptedSource } from "../../adapters/memory/scripted_source.ts";
+import { systemClock } from "../../ports/clock.ts";
+import type { UserRecord } from "../kinesis/records.ts";
+import { belongsToShard } from "../kinesis/deaggregate.ts";
+import { aggregateRecords } from "../../../tests/helpers/kpl.ts";
+import { type ShardChunk, ShardReader } from "./shard_reader.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const fast = { idleDelayMs: 1, backoffMs: 1, maxBackoffMs: 2, maxCallsPerSecond: 10_000 };
+
+async function readAll(source: ScriptedSource, shardId: string, range: Parameters<ShardReader["read"]>[0]): Promise<{ records: UserRecord[]; chunks: ShardChunk[] }> {
+  const chunks: ShardChunk[] = [];
+  const reader = new ShardReader(source, shardId, systemClock, fast);
+  const ctl = new AbortController();
+  await reader.read({ ...range, stopAtTip: true }, (c) => (chunks.push(c), Promise.resolve()), ctl.signal);
+  return { records: chunks.flatMap((c) => c.records), chunks };
+}
+
+test("aggregated records are split into user records with sub-sequence numbers, plain ones pass through", async () => {
+  const source = new ScriptedSource("s", 1);
+  source.put("plain", enc.encode("p0"));
+  const agg = aggregateRecords(["a", "b", "c"].map((k) => ({ partitionKey: k, data: enc.encode(`agg-${k}`) })));
+  const { sequenceNumber } = source.put("a", agg);
+  source.put("plain", enc.encode("p1"));
+  const [shard] = source.openShards();
+  const { records } = await readAll(source, shard!, { initial: { type: "TRIM_HORIZON" } });
+  assert.deepEqual(records.map((r) => dec.decode(r.data)), ["p0", "agg-a", "agg-b", "agg-c", "p1"]);
+  assert.deepEqual(records.filter((r) => r.aggregated).map((r) => [r.sequenceNumber, r.subSequenceNumber]), [[sequenceNumber, 0], [sequenceNumber, 1], [sequenceNumber, 2]]);
+});
+
+test("resuming after a sub-record continues with the next sub-record of the same aggregated record", async () => {
+  const source = new ScriptedSource("s", 1);
+  const agg = aggregateRecords(["a", "b", "c", "d"].map((k) => ({ partitionKey: k, data: enc.encode(k) })));
+  const { sequenceNumber } = source.put("a", agg);
+  source.put("z", enc.encode("after"));
+  const [shard] = source.openShards();
+  const { records } = await readAll(source, shard!, { after: { sequenceNumber, subSequenceNumber: 1 }, initial: { type: "TRIM_HORIZON" } });
+  assert.deepEqual(records.map((r) => dec.decode(r.data)), ["c", "d", "after"]);
+});
+
+test("a replay range stops at its last user record, inside an aggregated record", async () => {
+  const source = new ScriptedSource("s", 1);
+  const agg = aggregateRecords(["a", "b", "c", "d"].map((k) => ({ partitionKey: k, data: enc.encode(k) })));
+  const { sequenceNumber } = source.put("a", agg);
+  source.put("z", enc.encode("after"));
+  const [shard] = source.openShards();
+  const { records } = await readAll(source, shard!, { after: { sequenceNumber, subSequenceNumber: 0 }, initial: { type: "TRIM_HORIZON" }, until: { sequenceNumber, subSequenceNumber: 2 } });
+  assert.deepEqual(records.map((r) => dec.decode(r.data)), ["b", "c"]);
+});
+
+test("sub-records aggregated across a reshard boundary are delivered, those outside the shard's range marked", async () => {
+  const source = new ScriptedSource("s", 2);
+  const shards = await source.listShards();
+  const [left, right] = shards;
+  // An aggregated record put to the left shard, holding keys of both halves (as a KPL with a stale shard map does).
+  const keys = Array.from({ length: 20 }, (_, i) => `key-${i}`);
+  const agg = aggregateRecords(keys.map((k) => ({ partitionKey: k, data: enc.encode(k) })));
+  source.put("x", agg, "0");
+  const { records } = await readAll(source, left!.shardId, { initial: { type: "TRIM_HORIZON" }, hashKeyRange: left!.hashKeyRange });
+  assert.equal(records.length, 20, "every sub-record is delivered");
+  const outside = records.filter((r) => r.outsideShard).map((r) => r.partitionKey);
+  const expected = keys.filter((k) => belongsToShard({ partitionKey: k }, right!.hashKeyRange));
+  assert.ok(expected.length > 0 && expected.length < 20, "the keys straddle the boundary");
+  assert.deepEqual(outside, expected);
+});
+
+test("a closed shard's reader ends with its children after the last record", async () => {
+  const source = new ScriptedSource("s", 1);
+  const [parent] = source.openShards();
+  source.put("k", enc.encode("before"));
+  const children = source.split(parent!);
+  const { records, chunks } = await readAll(source, parent!, { initial: { type: "TRIM_HORIZON" } });
+  assert.deepEqual(records.map((r) => dec.decode(r.data)), ["before"]);
+  assert.equal(chunks.at(-1)!.ended, true);
+  assert.deepEqual(chunks.at(-1)!.childShards!.map((c) => c.shardId).sort(), [...children].sort());
+});
