@@ -5,6 +5,7 @@ import { actionPathToKey } from "../core/delta/partitions.ts";
 import { DeltaTable, type WriterOptions } from "../core/delta/table.ts";
 import { readParquet } from "../core/parquet/parquet.ts";
 import type { ObjectStore } from "../ports/object_store.ts";
+import { noteGarbage } from "../util/collect_garbage.ts";
 import { groupKey, type OrderLine, orderLines } from "./domain/order_lines.ts";
 import { type PackageRow, reserveStock } from "./domain/reservation.ts";
 import { decodeOrderEvent, type OrderEvent } from "./order_event.ts";
@@ -153,6 +154,8 @@ export class DeltaHandler implements BatchHandler {
       if (i < pending.length - 1) this.#opts.fault?.("between-tables");
     }
     this.lastOutcome = outcome;
+    // The batch's records, parsed events and rows are garbage now: several times its bytes.
+    noteGarbage(4 * batch.shards.reduce((n, s) => n + s.records.reduce((m, r) => m + r.data.length, 0), 0));
   }
 
   /** The package_table MERGE of this batch; @returns the groups it reserved. */

@@ -9,8 +9,10 @@ export interface BatcherOptions {
   maxBytes?: number;
   /** Flush when the oldest buffered record waited this long. @default 10_000 */
   maxAgeMs?: number;
-  /** Readers wait (backpressure) while this many bytes are buffered. @default 2 × maxBytes */
+  /** Readers wait (backpressure) while this many bytes are buffered. @default maxBytes */
   maxBufferedBytes?: number;
+  /** Readers wait (backpressure) while this many records are buffered. @default 2 × maxRecords */
+  maxBufferedRecords?: number;
 }
 
 /** The records of one shard in a batch, in shard order. */
@@ -35,9 +37,10 @@ export interface Batch {
 
 /**
  * Gathers the records of all shards into batches, flushed by record count, bytes or age,
- * whichever comes first (or at once when a shard ends, so its children can start). While
- * the buffer holds `maxBufferedBytes`, `push` does not resolve: readers stop polling
- * instead of memory growing.
+ * whichever comes first (or at once when a shard ends, so its children can start); a
+ * batch never holds more than `maxRecords`. While the buffer holds `maxBufferedBytes` or
+ * `maxBufferedRecords`, `push` does not resolve: readers stop polling instead of memory
+ * growing.
  */
 export class MicroBatcher {
   readonly #clock: Clock;
@@ -45,6 +48,7 @@ export class MicroBatcher {
   readonly #maxBytes: number;
   readonly #maxAgeMs: number;
   readonly #maxBuffered: number;
+  readonly #maxBufferedRecords: number;
   #slices = new Map<string, ShardSlice>();
   #records = 0;
   #bytes = 0;
@@ -60,7 +64,8 @@ export class MicroBatcher {
     this.#maxRecords = options.maxRecords ?? 10_000;
     this.#maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
     this.#maxAgeMs = options.maxAgeMs ?? 10_000;
-    this.#maxBuffered = options.maxBufferedBytes ?? 2 * this.#maxBytes;
+    this.#maxBuffered = options.maxBufferedBytes ?? this.#maxBytes;
+    this.#maxBufferedRecords = options.maxBufferedRecords ?? 2 * this.#maxRecords;
   }
 
   get bufferedRecords(): number {
@@ -89,7 +94,7 @@ export class MicroBatcher {
       this.#firstAt ??= this.#clock.monoMs();
       this.#wakeTaker?.();
     }
-    while (this.#bytes >= this.#maxBuffered && !this.#closed) await new Promise<void>((r) => this.#spaceWaiters.push(r));
+    while (this.#full() && !this.#closed) await new Promise<void>((r) => this.#spaceWaiters.push(r));
   }
 
   /** Stops backpressure for good: every waiting and later `push` resolves at once. */
@@ -147,19 +152,58 @@ export class MicroBatcher {
   }
 
   #take(trigger: Batch["trigger"]): Batch {
-    const batch: Batch = { slices: [...this.#slices.values()], records: this.#records, bytes: this.#bytes, trigger, flushed: this.#flushRequested };
-    this.#slices = new Map();
-    this.#records = 0;
-    this.#bytes = 0;
-    this.#firstAt = undefined;
-    this.#ended = false;
+    const flushed = this.#flushRequested;
     this.#flushRequested = false;
+    if (this.#records <= this.#maxRecords) {
+      const batch: Batch = { slices: [...this.#slices.values()], records: this.#records, bytes: this.#bytes, trigger, flushed };
+      this.#slices = new Map();
+      this.#records = 0;
+      this.#bytes = 0;
+      this.#firstAt = undefined;
+      this.#ended = false;
+      this.#release();
+      return batch;
+    }
+    // More than a batch is buffered: take `maxRecords`, shard by shard in order, and move
+    // a shard that was cut to the back so that every shard gets its turn.
+    const slices: ShardSlice[] = [];
+    let records = 0;
+    let bytes = 0;
+    for (const [id, s] of [...this.#slices]) {
+      const room = this.#maxRecords - records;
+      if (room <= 0) break;
+      this.#slices.delete(id);
+      if (s.records.length <= room) {
+        slices.push(s);
+        records += s.records.length;
+        bytes += s.bytes;
+        continue;
+      }
+      const head = s.records.splice(0, room);
+      let headBytes = 0;
+      for (const r of head) headBytes += r.data.length;
+      headBytes = Math.min(headBytes, s.bytes);
+      s.bytes -= headBytes;
+      slices.push({ shardId: id, records: head, bytes: headBytes, ended: false, millisBehindLatest: s.millisBehindLatest });
+      records += head.length;
+      bytes += headBytes;
+      this.#slices.set(id, s);
+    }
+    this.#records -= records;
+    this.#bytes -= bytes;
+    this.#ended = [...this.#slices.values()].some((s) => s.ended);
+    // A flush asked for covers what is left too.
+    this.#flushRequested = flushed;
     this.#release();
-    return batch;
+    return { slices, records, bytes, trigger, flushed: flushed && this.#records === 0 };
+  }
+
+  #full(): boolean {
+    return this.#bytes >= this.#maxBuffered || this.#records >= this.#maxBufferedRecords;
   }
 
   #release(): void {
-    if (this.#bytes >= this.#maxBuffered && !this.#closed) return;
+    if (this.#full() && !this.#closed) return;
     const waiters = this.#spaceWaiters;
     this.#spaceWaiters = [];
     for (const w of waiters) w();

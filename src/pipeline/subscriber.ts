@@ -254,6 +254,8 @@ export class Subscriber {
 
   async #readShard(shardId: string, state: ShardState, signal: AbortSignal): Promise<void> {
     const reader = new ShardReader(this.#source, shardId, this.#clock, {
+      // A response larger than a batch would only wait in the buffer.
+      maxRecordsPerCall: Math.min(10_000, this.#opts.batch?.maxRecords ?? 10_000),
       ...this.#opts.reader,
       onRetry: (id, err) => this.#events.readRetry?.(id, err),
     });

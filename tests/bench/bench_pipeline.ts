@@ -1,0 +1,102 @@
+/**
+ * `make bench`: 200,000 generated orders from an in-memory source through validation,
+ * every processor, Parquet and Delta commits to a local folder, in one process; prints
+ * orders/s, MB/s of input, p50/p99 batch commit latency and peak RSS, and beside them
+ * the time `JSON.parse` alone takes over the same bytes (the floor).
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { spawnSync } from "node:child_process";
+import { LocalStore } from "../../src/adapters/local/local_store.ts";
+import { CheckpointStore } from "../../src/core/checkpoint/checkpoint_store.ts";
+import { DeltaTable } from "../../src/core/delta/table.ts";
+import { DeltaHandler } from "../../src/pipeline/delta_handler.ts";
+import { PACKAGE_TABLE } from "../../src/pipeline/processors/package_table.ts";
+import { Subscriber } from "../../src/pipeline/subscriber.ts";
+import { generatePackages } from "../../src/produce/order_generator.ts";
+import { systemClock } from "../../src/ports/clock.ts";
+import { runtimeCommand } from "../helpers/runtime.ts";
+import { GeneratedSource } from "./generated_source.ts";
+
+const ORDERS = Number(process.env.BENCH_ORDERS ?? 200_000);
+const SHARDS = 4;
+
+function peakRssMiB(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync("/proc/self/status", "utf8"));
+  return m ? Number(m[1]) / 1024 : process.memoryUsage().rss / 1048576;
+}
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? 0;
+
+async function pipeline(root: string): Promise<void> {
+  const tables = ["events", "orders", "orders_items", "quarantine", "package_table"];
+  const stores = Object.fromEntries(tables.map((t) => [t, new LocalStore(path.join(root, t))]));
+  const pkg = await DeltaTable.openOrCreate(stores.package_table!, PACKAGE_TABLE.spec);
+  await pkg.append(generatePackages(100_000_000));
+  const source = new GeneratedSource(ORDERS, SHARDS);
+  const handler = await DeltaHandler.open(stores, { stream: source.streamName, writer: { codec: (process.env.BENCH_CODEC ?? "zstd") as "zstd" } });
+  const latencies: number[] = [];
+  let started = performance.now();
+  let inputBytes = 0;
+  const sub = new Subscriber(source, new CheckpointStore(new LocalStore(path.join(root, "checkpoints")), "bench/"), systemClock, handler, {
+    lease: { workerId: "bench" },
+    batch: { maxRecords: 10_000, maxAgeMs: 10_000 },
+    // An in-memory stream has no per-shard read limits: measure the pipeline, not Kinesis's 2 MiB/s.
+    reader: { maxBytesPerSecond: Infinity, maxCallsPerSecond: 1000 },
+  }, {
+    batchCommitted: (info) => {
+      latencies.push(info.ms);
+      if (process.env.BENCH_TRACE) console.error(`batch at ${((performance.now() - started) / 1000).toFixed(2)} s: ${info.records} records in ${Math.round(info.ms)} ms, rss ${Math.round(process.memoryUsage.rss() / 1048576)} MiB`);
+      inputBytes += info.bytes;
+    },
+  });
+  started = performance.now();
+  await sub.run(new AbortController().signal, { once: true });
+  const seconds = (performance.now() - started) / 1000;
+  console.log(JSON.stringify({ seconds, inputBytes, batches: latencies.length, p50: pct(latencies, 50), p99: pct(latencies, 99), rss: peakRssMiB() }));
+}
+
+/** The floor: decoding and parsing the same bytes, nothing else. */
+function parseFloor(): void {
+  const source = new GeneratedSource(ORDERS, SHARDS);
+  const per = Math.ceil(ORDERS / SHARDS);
+  const dec = new TextDecoder();
+  let parseMs = 0;
+  let bytes = 0;
+  for (let s = 0; s < SHARDS; s++) {
+    for (let i = 0; i < per; i += 10_000) {
+      const chunk = Array.from({ length: Math.min(10_000, per - i) }, (_, k) => source.record(s, i + k));
+      const t = performance.now();
+      for (const b of chunk) JSON.parse(dec.decode(b));
+      parseMs += performance.now() - t;
+      for (const b of chunk) bytes += b.length;
+    }
+  }
+  console.log(JSON.stringify({ parseSeconds: parseMs / 1000, bytes }));
+}
+
+const mode = process.argv[2];
+if (mode === "--pipeline") await pipeline(process.argv[3]!);
+else if (mode === "--parse") parseFloor();
+else {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "bench-pipeline-"));
+  const self = new URL(import.meta.url).pathname;
+  const run = (args: string[]) => {
+    const [cmd, argv] = runtimeCommand(self, args);
+    const r = spawnSync(cmd, argv, { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+    if (r.status !== 0) throw new Error(`bench child failed: ${r.stderr}`);
+    return JSON.parse(r.stdout.trim().split("\n").pop()!);
+  };
+  const p = run(["--pipeline", root]);
+  const f = run(["--parse"]);
+  fs.rmSync(root, { recursive: true, force: true });
+  const mb = p.inputBytes / 1e6;
+  const fmt = (x: number, d = 0) => x.toLocaleString("en-US", { maximumFractionDigits: d });
+  console.log(`bench: ${fmt(ORDERS)} orders (${fmt(mb, 1)} MB of JSON) from ${SHARDS} in-memory shards → 5 Delta tables in a local folder, batches of 10,000\n`);
+  console.log(`${"".padEnd(30)} ${"seconds".padStart(8)} ${"orders/s".padStart(10)} ${"MB/s".padStart(8)}`);
+  console.log(`${"pipeline (all of it)".padEnd(30)} ${fmt(p.seconds, 2).padStart(8)} ${fmt(ORDERS / p.seconds).padStart(10)} ${fmt(mb / p.seconds, 1).padStart(8)}`);
+  console.log(`${"JSON.parse alone (the floor)".padEnd(30)} ${fmt(f.parseSeconds, 2).padStart(8)} ${fmt(ORDERS / f.parseSeconds).padStart(10)} ${fmt(f.bytes / 1e6 / f.parseSeconds, 1).padStart(8)}`);
+  console.log(`\nbatches ${p.batches}; commit latency p50 ${fmt(p.p50)} ms, p99 ${fmt(p.p99)} ms; peak RSS ${fmt(p.rss, 1)} MiB`);
+  console.log(`targets: ≥ 20,000 orders/s on one core, peak RSS < 512 MiB; pipeline / floor = ${(p.seconds / f.parseSeconds).toFixed(1)}×`);
+}
