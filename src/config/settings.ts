@@ -19,6 +19,8 @@ interface KeySpec {
   doc: string;
   /** valibot schema turning the raw string into the value. */
   schema: v.GenericSchema<string, unknown>;
+  /** An empty environment variable is a value (e.g. no log file), not "unset". */
+  allowEmpty?: true;
 }
 
 const msg = (expected: string) => expected;
@@ -104,7 +106,7 @@ export const KEYS = {
   compression: { flag: "compression", env: ["PARQUET_COMPRESSION"], default: "zstd", doc: "Parquet compression: zstd, snappy or none", schema: oneOf("zstd", "snappy", "none") },
   logLevel: { flag: "log-level", env: ["LOG_LEVEL"], default: "info", doc: "debug, info, warning or error", schema: oneOf("debug", "info", "warning", "error") },
   logFormat: { flag: "log-format", env: ["LOG_FORMAT"], default: "text", doc: "console log format: text or json", schema: oneOf("text", "json") },
-  logFile: { flag: "log-file", env: ["LOG_FILE"], default: "app.log", doc: "log file ('' for none), rotated at 10 MiB, 5 kept", schema: v.string() },
+  logFile: { flag: "log-file", env: ["LOG_FILE"], default: "app.log", doc: "log file (empty for none), rotated at 10 MiB, 5 kept", schema: v.string(), allowEmpty: true },
   metricsPort: { flag: "metrics-port", env: ["METRICS_PORT"], doc: "serve /metrics and /healthz on this port (0: any free port)", schema: port },
 } as const satisfies Record<string, KeySpec>;
 
@@ -162,7 +164,8 @@ export function resolveSettings(src: Sources): Settings {
     let from = "";
     if (src.flags[name] !== undefined) [raw, from] = [src.flags[name], `--${spec.flag}`];
     else {
-      const env = spec.env?.find((e) => src.env[e] !== undefined && src.env[e] !== "");
+      // An empty variable counts as unset, except for keys where empty means "none".
+      const env = spec.env?.find((e) => src.env[e] !== undefined && (src.env[e] !== "" || "allowEmpty" in spec));
       if (env) [raw, from] = [src.env[env], env];
       else if (spec.ini && src.ini) {
         const value = iniGet(src.ini, spec.ini[0], spec.ini[1]);

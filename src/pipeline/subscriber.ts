@@ -2,7 +2,7 @@ import type { Clock } from "../ports/clock.ts";
 import type { HashKeyRange, IteratorPosition, RecordSource, SourceError } from "../ports/record_source.ts";
 import type { CheckpointStore } from "../core/checkpoint/checkpoint_store.ts";
 import type { Intent, ShardState } from "../core/checkpoint/shard_state.ts";
-import type { Position } from "../core/kinesis/position.ts";
+import { comparePositions, type Position } from "../core/kinesis/position.ts";
 import type { UserRecord } from "../core/kinesis/records.ts";
 import { LeaseLostError, LeaseManager, type LeaseOptions } from "../core/lease/lease_manager.ts";
 import { ShardReader, type ShardReaderOptions } from "../core/source/shard_reader.ts";
@@ -270,6 +270,9 @@ export class Subscriber {
     await reader.read(
       { after: position, initial: this.#initial, stopAtTip: this.#once, ...(hashKeyRange ? { hashKeyRange } : {}) },
       async (chunk) => {
+        // A lease lost while this response was on its way: its records must not reach a
+        // batch (the shard's buffer was dropped; a new owner reads them from the checkpoint).
+        if (signal.aborted) return;
         this.#events.lag?.(shardId, chunk.millisBehindLatest);
         await this.#batcher.push(chunk);
       },
@@ -304,9 +307,18 @@ export class Subscriber {
     const started = this.#clock.monoMs();
     const at = this.#clock.wallMs();
     const parts: { shardId: string; intent: Intent; records: UserRecord[] }[] = [];
-    await Promise.all(batch.slices.map(async (slice) => {
+    await Promise.all(batch.slices.map(async (given) => {
+      let slice = given;
       const state = this.#leases.stateOf(slice.shardId);
-      if (!state || (slice.records.length === 0 && !slice.ended)) return;
+      if (!state) return;
+      // Never commit a record at or before the shard's checkpoint (a late response of a
+      // reader from before a lease was lost and taken again).
+      if (state.position) {
+        const pos = state.position;
+        const fresh = slice.records.filter((r) => comparePositions(r, pos) > 0);
+        if (fresh.length !== slice.records.length) slice = { ...slice, records: fresh };
+      }
+      if (slice.records.length === 0 && !slice.ended) return;
       const first = slice.records[0];
       const last = slice.records.at(-1);
       const intent: Intent = {

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import { createRequire } from "node:module";
 import * as net from "node:net";
@@ -46,12 +47,20 @@ function freePort(): Promise<number> {
   });
 }
 
-/** How to run a CommonJS file with the runtime running us (Bun, a Bun-compiled binary, or Deno). */
+/**
+ * How to run kinesis-local's CommonJS file: with the runtime running us (Bun, or a
+ * Bun-compiled binary acting as `bun`), except under Deno, whose Node compatibility stalls
+ * on kinesis-local's large PutRecords answers: there Node or Bun from the PATH is used,
+ * and Deno only when neither is installed.
+ */
 function runtime(file: string): { cmd: string; args: string[]; env: Record<string, string> } {
   const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
-  if (deno) return { cmd: deno.execPath(), args: ["run", "-A", file], env: {} };
-  // A Bun-compiled executable runs scripts as `bun` when BUN_BE_BUN is set.
-  return { cmd: process.execPath, args: [file], env: { BUN_BE_BUN: "1" } };
+  if (!deno) return { cmd: process.execPath, args: [file], env: { BUN_BE_BUN: "1" } };
+  for (const name of ["node", "bun"]) {
+    const found = (process.env.PATH ?? "").split(path.delimiter).map((d) => path.join(d, name)).find((p) => existsSync(p));
+    if (found) return { cmd: found, args: [file], env: {} };
+  }
+  return { cmd: deno.execPath(), args: ["run", "-A", file], env: {} };
 }
 
 /**

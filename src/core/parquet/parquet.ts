@@ -12,7 +12,9 @@ let ready = false;
 /** Loads the parquet-wasm module once; every function here calls it first. */
 export function initParquet(): void {
   if (ready) return;
-  const wasm = fs.readFileSync(createRequire(import.meta.url).resolve("parquet-wasm/esm/parquet_wasm_bg.wasm"));
+  // A compiled binary carries the module and says where (src/bin.ts); else node_modules has it.
+  const embedded = (globalThis as { __DS_EMBEDDED?: { parquetWasm?: string } }).__DS_EMBEDDED?.parquetWasm;
+  const wasm = fs.readFileSync(embedded ?? createRequire(import.meta.url).resolve("parquet-wasm/esm/parquet_wasm_bg.wasm"));
   pq.initSync({ module: wasm });
   ready = true;
 }
