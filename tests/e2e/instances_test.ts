@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { runCli, spawnCli } from "../helpers/cli.ts";
+import { runCli, signal, spawnCli } from "../helpers/cli.ts";
 import { assertExactlyOnce, tableCount } from "../helpers/e2e_checks.ts";
 import { cliEnv, enc, makeOrders, putAll, richAndPoorPackages, startWorld, type World } from "../helpers/e2e_env.ts";
 import { waitFor } from "../helpers/servers.ts";
@@ -35,8 +35,8 @@ describe("instances and signals", () => {
     await putAll(w, "two-workers", orders.map((o) => ({ data: enc.encode(JSON.stringify(o)), key: String(o.order_id) })));
     await waitFor("all orders in the orders table", async () => (await tableCount(w, bucket, "delta/bronze/orders")) >= orders.length, 120_000);
     const stoppedAt = Date.now();
-    a.child.kill("SIGTERM");
-    b.child.kill("SIGTERM");
+    signal(a.child);
+    signal(b.child);
     const [ra, rb] = await Promise.all([a.done, b.done]);
     assert.equal(ra.code, 0, `worker a: ${ra.stderr}`);
     assert.equal(rb.code, 0, `worker b: ${rb.stderr}`);
@@ -50,7 +50,7 @@ describe("instances and signals", () => {
     const run = spawnCli(["run", "--max-batch-records", "100"], env);
     await waitFor("the first batch", async () => (await tableCount(w, bucket, "delta/bronze/orders")) > 0, 60_000);
     const stoppedAt = Date.now();
-    run.child.kill("SIGTERM");
+    signal(run.child);
     const res = await run.done;
     assert.equal(res.code, 0, `exit after SIGTERM:\n${res.stdout}\n${res.stderr}`);
     assert.ok(Date.now() - stoppedAt < 30_000, `stopped in ${Date.now() - stoppedAt} ms`);

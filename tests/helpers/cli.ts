@@ -20,10 +20,12 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Starts the CLI; `done` resolves when it exits. */
+/** Starts the CLI with this process's environment plus `env` (an `undefined` value unsets a variable); `done` resolves when it exits. */
 export function spawnCli(args: string[], env: Record<string, string | undefined>, cwd = REPO): { child: ChildProcess; done: Promise<CliResult>; output(): string } {
   const [cmd, argv] = cliCommand(args);
-  const child = spawn(cmd, argv, { cwd, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const merged: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ...env })) if (v !== undefined) merged[k] = v;
+  const child = spawn(cmd, argv, { cwd, env: merged, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -37,4 +39,12 @@ export function spawnCli(args: string[], env: Record<string, string | undefined>
 
 export function runCli(args: string[], env: Record<string, string | undefined>, cwd = REPO): Promise<CliResult> {
   return spawnCli(args, env, cwd).done;
+}
+
+/**
+ * Sends a signal to a CLI child. `process.kill` and not `child.kill`: Deno's child_process
+ * reports a child it signalled itself as killed, even when the child then exits 0.
+ */
+export function signal(child: ChildProcess, sig: NodeJS.Signals = "SIGTERM"): void {
+  process.kill(child.pid!, sig);
 }

@@ -49,7 +49,7 @@ export interface ReadRange {
   initial: IteratorPosition;
   /** Stop once this user record has been delivered (replaying an intent). */
   until?: Position;
-  /** Stop once a response says the reader is at the tip (run-once). */
+  /** Stop once a response is empty and not behind: the tip as of now (run-once). */
   stopAtTip?: boolean;
   /** The shard's hash key range: aggregated sub-records outside it are marked `outsideShard`. */
   hashKeyRange?: HashKeyRange;
@@ -149,7 +149,9 @@ export class ShardReader {
       });
       if (reachedUntil) return "until";
       if (ended) return "ended";
-      if (range.stopAtTip && res.millisBehindLatest === 0) return "tip";
+      // At the tip: nothing came back and nothing is behind. (MillisBehindLatest alone can be
+      // 0 with records still to read, when they arrived within the same millisecond.)
+      if (range.stopAtTip && res.records.length === 0 && res.millisBehindLatest === 0) return "tip";
       iterator = res.nextIterator;
       // The 2 MiB/s read limit: a response of B bytes uses B / limit seconds of the budget.
       nextCallAt = Math.max(nextCallAt, this.#clock.monoMs() + (bytes / this.#opts.maxBytesPerSecond) * 1000);

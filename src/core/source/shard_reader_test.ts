@@ -77,3 +77,17 @@ test("a closed shard's reader ends with its children after the last record", asy
   assert.equal(chunks.at(-1)!.ended, true);
   assert.deepEqual(chunks.at(-1)!.childShards!.map((c) => c.shardId).sort(), [...children].sort());
 });
+
+test("run-once reads to the tip even when MillisBehindLatest says 0 with records left", async () => {
+  const source = new ScriptedSource("s", 1);
+  for (let i = 0; i < 25; i++) source.put("k", enc.encode(`r${i}`));
+  const [shard] = source.openShards();
+  // kinesis-local (and Kinesis, for records of one millisecond) can answer 0 while more records follow.
+  const zeroLag: typeof source = Object.create(source);
+  zeroLag.getRecords = async (it, limit) => ({ ...(await source.getRecords(it, limit)), millisBehindLatest: 0 });
+  const chunks: ShardChunk[] = [];
+  const reader = new ShardReader(zeroLag, shard!, systemClock, { ...fast, maxRecordsPerCall: 10 });
+  const outcome = await reader.read({ initial: { type: "TRIM_HORIZON" }, stopAtTip: true }, (c) => (chunks.push(c), Promise.resolve()), new AbortController().signal);
+  assert.equal(outcome, "tip");
+  assert.equal(chunks.flatMap((c) => c.records).length, 25);
+});
