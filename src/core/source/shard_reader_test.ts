@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ScriptedSource } from "../../adapters/memory/scripted_source.ts";
 import { systemClock } from "../../ports/clock.ts";
+import type { RecordSource } from "../../ports/record_source.ts";
 import type { UserRecord } from "../kinesis/records.ts";
 import { belongsToShard } from "../kinesis/deaggregate.ts";
 import { aggregateRecords } from "../../../tests/helpers/kpl.ts";
@@ -83,8 +84,12 @@ test("run-once reads to the tip even when MillisBehindLatest says 0 with records
   for (let i = 0; i < 25; i++) source.put("k", enc.encode(`r${i}`));
   const [shard] = source.openShards();
   // kinesis-local (and Kinesis, for records of one millisecond) can answer 0 while more records follow.
-  const zeroLag: typeof source = Object.create(source);
-  zeroLag.getRecords = async (it, limit) => ({ ...(await source.getRecords(it, limit)), millisBehindLatest: 0 });
+  const zeroLag: RecordSource = {
+    streamName: source.streamName,
+    listShards: () => source.listShards(),
+    getIterator: (id, position) => source.getIterator(id, position),
+    getRecords: async (it, limit) => ({ ...(await source.getRecords(it, limit)), millisBehindLatest: 0 }),
+  };
   const chunks: ShardChunk[] = [];
   const reader = new ShardReader(zeroLag, shard!, systemClock, { ...fast, maxRecordsPerCall: 10 });
   const outcome = await reader.read({ initial: { type: "TRIM_HORIZON" }, stopAtTip: true }, (c) => (chunks.push(c), Promise.resolve()), new AbortController().signal);
