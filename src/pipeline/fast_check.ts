@@ -5,7 +5,7 @@
  * itself, which decides and says why.
  *
  * Supported: object, nullish, nullable, string, number, boolean, array, and the `integer`,
- * `non_empty` and `regex` actions. The predicate is never more permissive than valibot
+ * `non_empty`, `regex` and `check` actions. The predicate is never more permissive than valibot
  * (it refuses arrays where an object is expected, which valibot lets through); a schema
  * with anything else compiles to `undefined`.
  * @module
@@ -88,6 +88,10 @@ function compileAction(action: Node & { kind: string; requirement?: unknown }): 
         re.lastIndex = 0;
         return re.test(v as string);
       };
+    }
+    case "check": {
+      const f = action.requirement as (v: unknown) => boolean;
+      return (v) => f(v);
     }
   }
   throw new Unsupported(action.type);

@@ -47,3 +47,9 @@ test("a schema with anything the compiler does not know compiles to undefined", 
   assert.equal(compileCheck(v.object({ a: v.pipe(v.string(), v.transform((s) => s.length)) })), undefined);
   assert.equal(compileCheck(v.union([v.string(), v.number()])), undefined);
 });
+
+test("an order event with a well-formed but impossible timestamp is refused, with the reason", async () => {
+  const { decodeOrderEvent } = await import("./order_event.ts");
+  const res = decodeOrderEvent(new TextEncoder().encode(JSON.stringify({ event_id: "e", event_type: "ORDER_CREATED", order_id: "o", event_timestamp: "2024-02-30 10:00:00" })));
+  assert.deepEqual(res, { ok: false, reason: "event_timestamp: expected a timestamp that exists (a real day and time)" });
+});

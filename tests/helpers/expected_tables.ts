@@ -56,7 +56,7 @@ export function expectedTables(orders: Json[], stockBefore: Map<string, number>,
         all &&= reserved;
         if (reserved) stock.set(group, stock.get(group)! - q);
         items.push({
-          inventory_id: `inv-${uuid5(`${o.order_id}/${i}/${j}`)}`,
+          inventory_id: `inv-${String(o.order_id).replace(/^ord-/, "")}-${i}-${j}`,
           order_id: o.order_id, product_id: item.product_id, product_name: item.product_name, order_price: item.price,
           package_id: p.package_id, subpackage_id: p.subpackage_id, items_quantity: q,
           items_weight: p.weight == null ? null : q * p.weight, items_volume: p.volume == null ? null : q * p.volume,

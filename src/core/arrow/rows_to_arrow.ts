@@ -431,6 +431,15 @@ export function toMicros(v: unknown): bigint | undefined {
     return Number.isNaN(t) ? undefined : BigInt(t) * 1000n;
   }
   if (typeof v === "string") {
+    // Fast path for the publisher's `YYYY-MM-DD HH:MM:SS` (UTC).
+    if (v.length === 19 && v.charCodeAt(10) === 32 && v.charCodeAt(4) === 45 && v.charCodeAt(13) === 58) {
+      const [y, mo, d, h, mi, s] = [+v.slice(0, 4), +v.slice(5, 7) - 1, +v.slice(8, 10), +v.slice(11, 13), +v.slice(14, 16), +v.slice(17, 19)];
+      const ms = Date.UTC(y, mo, d, h, mi, s);
+      const t = new Date(ms);
+      // Date.UTC rolls 2024-02-30 over to March: such a value is not a timestamp.
+      if (t.getUTCDate() === d && t.getUTCMonth() === mo && t.getUTCHours() === h && t.getUTCMinutes() === mi && t.getUTCSeconds() === s) return BigInt(ms) * 1000n;
+      return undefined;
+    }
     const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/.exec(v.trim());
     if (!m) return undefined;
     const ms = Date.parse(`${m[1]}T${m[2]}${m[4] ?? "Z"}`);

@@ -1,8 +1,7 @@
 import { toMicros } from "../../core/arrow/rows_to_arrow.ts";
 import type { OrderEvent } from "../order_event.ts";
-import { stableUuid } from "./ids.ts";
 
-/** One row of orders_items before its status is known: an item × one of its packages. */
+/** One row of orders_items: an item × one of its packages; `status` is set once the stock is decided. */
 export interface OrderLine {
   inventory_id: string;
   order_id: string;
@@ -15,18 +14,20 @@ export interface OrderLine {
   items_weight: number | null;
   items_volume: number | null;
   order_timestamp: bigint | null;
+  status: "PROCESSING" | "PENDING" | null;
 }
 
 /**
  * Explodes an order into item × package lines, as the original job did with two
- * `explode`s. `inventory_id` is derived from the order id and the item and package
- * indexes, so it is the same each time the order is processed.
+ * `explode`s. `inventory_id` is `inv-<order id without its "ord-">-<item>-<package>`
+ * (indexes from 0): the same each time the order is processed, and traceable to it.
  */
 export function orderLines(event: OrderEvent): OrderLine[] {
   const details = event.order_details;
   const orderTs = details?.order_timestamp ? (toMicros(details.order_timestamp) ?? null) : null;
   const out: OrderLine[] = [];
   const items = details?.items ?? [];
+  const base = `inv-${event.order_id.startsWith("ord-") ? event.order_id.slice(4) : event.order_id}`;
   for (let i = 0; i < items.length; i++) {
     const item = items[i];
     if (!item) continue;
@@ -36,7 +37,7 @@ export function orderLines(event: OrderEvent): OrderLine[] {
       if (!p) continue;
       const q = item.quantity != null && p.quantity != null ? item.quantity * p.quantity : null;
       out.push({
-        inventory_id: `inv-${stableUuid(`${event.order_id}/${i}/${j}`)}`,
+        inventory_id: `${base}-${i}-${j}`,
         order_id: event.order_id,
         product_id: item.product_id ?? null,
         product_name: item.product_name ?? null,
@@ -47,13 +48,17 @@ export function orderLines(event: OrderEvent): OrderLine[] {
         items_weight: q != null && p.weight != null ? q * p.weight : null,
         items_volume: q != null && p.volume != null ? q * p.volume : null,
         order_timestamp: orderTs,
+        status: null,
       });
     }
   }
   return out;
 }
 
-/** The key of a package group: `(package_id, subpackage_id)`, or undefined when either is null. */
+/**
+ * The key of a package group, `<subpackage_id>:<package_id>` (the integer first, so the
+ * first colon separates them whatever the package id holds), or undefined when either is null.
+ */
 export function groupKey(packageId: string | null | undefined, subpackageId: number | null | undefined): string | undefined {
-  return packageId == null || subpackageId == null ? undefined : JSON.stringify([packageId, subpackageId]);
+  return packageId == null || subpackageId == null ? undefined : `${subpackageId}:${packageId}`;
 }

@@ -14,9 +14,11 @@ export const ordersItemsProcessor: AppendProcessor = {
     ),
   },
   rows(ctx) {
-    return ctx.lines.map((l) => {
+    // The lines are this batch's own: their status is set in place rather than copied.
+    for (const l of ctx.lines) {
       const key = groupKey(l.package_id, l.subpackage_id);
-      return { ...l, status: key !== undefined && ctx.reserved.has(key) ? "PROCESSING" : "PENDING" };
-    });
+      l.status = key !== undefined && ctx.reserved.has(key) ? "PROCESSING" : "PENDING";
+    }
+    return ctx.lines as unknown as Record<string, unknown>[];
   },
 };

@@ -17,7 +17,7 @@ export interface BatchContext {
   batchTime: bigint;
   /** The valid order events, in shard order. */
   events: OrderEvent[];
-  /** Their item × package lines, in the same order. */
+  /** Their item × package lines, in the same order (orders_items sets their status). */
   lines: OrderLine[];
   /** Package groups the package_table MERGE reserved (decremented) in this batch. */
   reserved: ReadonlySet<string>;
