@@ -136,6 +136,33 @@ describe("running against kinesis-local and moto", () => {
     assert.equal(await tableCount(w, bucket, "delta/bronze/events") >= 50, true);
   });
 
+  test("produce puts orders and broken records; status shows shards and tables; a missing package_table stops run", async () => {
+    await w.kinesis.createStream("produced", 2);
+    const bucket = await w.moto.bucket("produced");
+    const env = cliEnv(w, { STREAM_NAME: "produced", TABLES_ROOT: `s3://${bucket}` });
+    const produced = await runCli(["produce", "--count", "40", "--bad", "3", "--seed", "5"], env);
+    assert.equal(produced.code, 0, produced.stderr);
+    assert.match(produced.stdout, /Put 43 records on produced\./);
+    const missing = await runCli(["run", "--once"], env);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /package_table does not exist at s3:\/\/.*: .*tables init-packages/);
+    assert.equal((await runCli(["tables", "init-packages", "--stock", "100"], env)).code, 0);
+    const again = await runCli(["tables", "init-packages"], env);
+    assert.equal(again.code, 1, "an existing package_table is not overwritten without --replace");
+    assert.match(again.stderr, /--replace/);
+    const run = await runCli(["run", "--once", "--log-format", "json", "--log-level", "info"], env);
+    assert.equal(run.code, 0, run.stderr);
+    const logLines = (run.stdout + run.stderr).split("\n").filter((l) => l.startsWith("{"));
+    assert.ok(logLines.length > 0 && logLines.every((l) => typeof JSON.parse(l).message === "string"), "--log-format json logs JSON lines");
+    assert.equal(await tableCount(w, bucket, "delta/bronze/quarantine"), 3);
+    const st = await runCli(["status"], env);
+    assert.equal(st.code, 0, st.stderr);
+    assert.match(st.stdout, /stream produced/);
+    assert.match(st.stdout, /shardId-000000000000 .* finished|shardId-000000000000 +- +\d+ +\d{12}\/0/);
+    assert.match(st.stdout, /orders +version +\d+ +files +\d+ +rows +40/);
+    assert.match(st.stdout, /quarantine +version +\d+ +files +\d+ +rows +3/);
+  });
+
   test("/metrics counts what was written, /healthz answers, SIGTERM exits 0 within the deadline", async () => {
     const { bucket, pkgFile, orders } = await stream("metrics", 300);
     const env = cliEnv(w, { STREAM_NAME: "metrics", TABLES_ROOT: `s3://${bucket}`, SHUTDOWN_TIMEOUT: "20s" });

@@ -114,6 +114,19 @@ describe("subscriber over the in-memory stream", () => {
     checkExactlyOnce(await readLog(store), expected);
   });
 
+  test("a graceful stop releases every lease, so another worker takes the shards at once", async () => {
+    const source = new ScriptedSource("orders", 3);
+    const store = new MemoryStore();
+    put(source, 0, 30);
+    await runUntil(makeSubscriber(source, store, "w1").sub, async () => (await committed(store)) >= 30);
+    const states = new CheckpointStore(store, "checkpoints/");
+    for (const id of source.openShards()) {
+      const st = (await states.read(id))!.state;
+      assert.equal(st.lease.owner, null, `${id} released`);
+      assert.equal(st.intent, null);
+    }
+  });
+
   test("an intent left by a crash after the tables were written is replayed without duplicates", async () => {
     const source = new ScriptedSource("orders", 2);
     const store = new MemoryStore();

@@ -96,3 +96,34 @@ test("run-once reads to the tip even when MillisBehindLatest says 0 with records
   assert.equal(outcome, "tip");
   assert.equal(chunks.flatMap((c) => c.records).length, 25);
 });
+
+/** A clock whose time moves only when someone sleeps: the reader's pacing, without waiting. */
+function virtualClock() {
+  let now = 0;
+  return {
+    wallMs: () => 1_700_000_000_000 + now,
+    monoMs: () => now,
+    sleep: (ms: number) => {
+      now += Math.max(0, ms);
+      return Promise.resolve();
+    },
+  };
+}
+
+test("the reader keeps to 5 GetRecords calls and 2 MiB per second per shard", async () => {
+  const source = new ScriptedSource("s", 1);
+  // 40 records of 256 KiB: 10 MiB, which at 2 MiB/s takes 5 s whatever the call rate.
+  for (let i = 0; i < 40; i++) source.put("k", new Uint8Array(256 * 1024));
+  const [shard] = source.openShards();
+  const clock = virtualClock();
+  const calls: number[] = [];
+  const timed: typeof source.getRecords = (it, limit) => (calls.push(clock.monoMs()), source.getRecords(it, limit));
+  const wrapped = { streamName: "s", listShards: () => source.listShards(), getIterator: source.getIterator.bind(source), getRecords: timed };
+  const reader = new ShardReader(wrapped, shard!, clock, { maxRecordsPerCall: 2, idleDelayMs: 1 });
+  let bytes = 0;
+  await reader.read({ initial: { type: "TRIM_HORIZON" }, stopAtTip: true }, (c) => ((bytes += c.bytes), Promise.resolve()), new AbortController().signal);
+  assert.equal(bytes, 40 * 256 * 1024);
+  for (let i = 5; i < calls.length; i++) assert.ok(calls[i]! - calls[i - 5]! >= 1000 - 1e-6, `6 calls within a second at call ${i}`);
+  const seconds = (calls.at(-1)! - calls[0]!) / 1000;
+  assert.ok(seconds >= (10 - 2) / 2, `10 MiB read in ${seconds} s: at most 2 MiB/s after the first second`);
+});
