@@ -1,5 +1,5 @@
 import type { Clock } from "../ports/clock.ts";
-import type { HashKeyRange, IteratorPosition, RecordSource, SourceError } from "../ports/record_source.ts";
+import { FatalSourceError, type HashKeyRange, type IteratorPosition, type RecordSource, type SourceError } from "../ports/record_source.ts";
 import type { CheckpointStore } from "../core/checkpoint/checkpoint_store.ts";
 import type { Intent, ShardState } from "../core/checkpoint/shard_state.ts";
 import { comparePositions, type Position } from "../core/kinesis/position.ts";
@@ -44,6 +44,7 @@ export interface SubscriberEvents {
   readRetry?(shardId: string, err: SourceError): void;
   commitRetry?(err: unknown, attempt: number): void;
   replayMismatch?(shardId: string, expected: number, found: number): void;
+  leaseRoundFailed?(err: unknown): void;
 }
 
 /** Where a test may stop the process to prove a crash there loses nothing. */
@@ -145,7 +146,16 @@ export class Subscriber {
       let idleRounds = 0;
       while (!stop.signal.aborted) {
         this.#acquired = 0;
-        await this.#leases.tick();
+        try {
+          await this.#leases.tick();
+        } catch (err) {
+          // A stream that is gone or access refused ends the run; S3 or network trouble
+          // is retried next round (held leases may expire meanwhile: CAS fences us then).
+          if (err instanceof FatalSourceError) throw err;
+          this.#events.leaseRoundFailed?.(err);
+          await this.#clock.sleep(this.#leases.renewIntervalMs, stop.signal).catch(() => {});
+          continue;
+        }
         if (this.#once) {
           if (this.#tasks.size === 0 && this.#acquired === 0 && !this.#leases.undecided()) {
             // Every reader reached its tip: commit what is left, which may finish shards

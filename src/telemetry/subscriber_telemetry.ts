@@ -38,6 +38,10 @@ export function subscriberTelemetry(metrics: Metrics, log: Logger): SubscriberEv
       metrics.inc("ds_commit_retries_total", "Batch commits retried after an error");
       log.warn("Committing a batch failed (attempt {attempt}); retrying: {error}", { attempt, error: String(err) });
     },
+    leaseRoundFailed(err) {
+      metrics.inc("ds_lease_round_failures_total", "Lease rounds that failed (S3 or Kinesis unreachable) and were retried");
+      log.warn("A lease round failed and will be retried: {error}", { error: String(err) });
+    },
     replayMismatch(shardId, expected, found) {
       metrics.inc("ds_replay_mismatches_total", "Intent replays that found another number of records than recorded");
       log.error(

@@ -114,6 +114,25 @@ describe("subscriber over the in-memory stream", () => {
     checkExactlyOnce(await readLog(store), expected);
   });
 
+  test("a lease round that fails on S3 trouble is retried, not fatal", async () => {
+    const source = new ScriptedSource("orders", 2);
+    const store = new MemoryStore();
+    let failures = 3;
+    const flaky = new Proxy(store, {
+      get(t, prop, receiver) {
+        const v = Reflect.get(t, prop, receiver);
+        if (prop !== "getVersioned" || typeof v !== "function") return typeof v === "function" ? v.bind(t) : v;
+        return (...args: unknown[]) => (failures-- > 0 ? Promise.reject(new Error("503 SlowDown")) : v.apply(t, args));
+      },
+    });
+    const rounds: unknown[] = [];
+    const expected = put(source, 0, 50);
+    const { sub } = makeSubscriber(source, flaky, "w1", { events: { leaseRoundFailed: (e) => rounds.push(e) } });
+    await runUntil(sub, async () => (await committed(store)) >= 50);
+    assert.ok(rounds.length > 0, "the failing rounds were reported");
+    checkExactlyOnce(await readLog(store), expected);
+  });
+
   test("a graceful stop releases every lease, so another worker takes the shards at once", async () => {
     const source = new ScriptedSource("orders", 3);
     const store = new MemoryStore();
