@@ -84,7 +84,6 @@ export interface RunOptions {
  */
 export class Subscriber {
   readonly #source: RecordSource;
-  readonly #states: CheckpointStore;
   readonly #clock: Clock;
   readonly #handler: BatchHandler;
   readonly #events: SubscriberEvents;
@@ -103,7 +102,6 @@ export class Subscriber {
 
   constructor(source: RecordSource, states: CheckpointStore, clock: Clock, handler: BatchHandler, options: SubscriberOptions, events: SubscriberEvents = {}) {
     this.#source = source;
-    this.#states = states;
     this.#clock = clock;
     this.#handler = handler;
     this.#events = events;

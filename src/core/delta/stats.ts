@@ -1,4 +1,4 @@
-import type { ColumnStats, StructStats } from "../arrow/rows_to_arrow.ts";
+import type { StructStats } from "../arrow/rows_to_arrow.ts";
 import { formatDecimal } from "../arrow/arrow_to_rows.ts";
 import { type DataType, decimalParts, type StructType } from "./schema.ts";
 
