@@ -66,7 +66,7 @@ if (process.argv[2] === "--child") {
   const line = (name: string, s: number, files: number | undefined, rss: number | undefined) =>
     console.log(`${name.padEnd(34)} ${fmt(rps(s)).padStart(10)} ${fmt(arrowMB / s).padStart(8)} ${(files === undefined ? "" : fmt(files)).padStart(14)} ${(rss === undefined ? "" : fmt(rss)).padStart(13)}`);
   console.log(`bench-writer: ${TOTAL.toLocaleString("en-US")} order-item rows, 12 columns, ${CHUNK.toLocaleString("en-US")} rows per commit, zstd`);
-  console.log(`MB/s = ${fmt(arrowMB)} MB of row data (the rows' in-memory Arrow size) per second\n`);
+  console.log(`MB/s: the rows' in-memory Arrow size (${fmt(arrowMB)} MB) divided by the write time\n`);
   console.log(`${"writer".padEnd(34)} ${"rows/s".padStart(10)} ${"MB/s".padStart(8)} ${"parquet MB".padStart(14)} ${"peak RSS MiB".padStart(13)}`);
   line("data-subscriber (JS rows → Delta)", o.write_s, oursMB, o.peak_rss_mib);
   line("delta-rs (pyarrow Table → Delta)", d.write_s, theirsMB, d.peak_rss_mib);
