@@ -204,3 +204,16 @@ test("rows that do not fit the schema are refused with the column, the type and 
   await assert.rejects(t.append([{ id: "seven", name: "x", country: "ES" }]), /Column 'id': expected a long .*got string "seven"/);
   await assert.rejects(t.append([{ id: null, name: "x", country: "ES" }]), /Column 'id' is not nullable/);
 });
+
+test("Arrow batches built beforehand are appended one file each, with their statistics and txns", async () => {
+  const store = new MemoryStore();
+  const t = await DeltaTable.openOrCreate(store, spec);
+  const built = [rowsToArrow(t.dataSchema, [{ id: 1, name: "a" }, { id: 2, name: null }]), rowsToArrow(t.dataSchema, [{ id: 3, name: "c" }])];
+  const res = await t.appendBatches(built, { partitionValues: { country: "ES" }, txns: [{ appId: "app/s", version: 1 }] });
+  assert.equal(res.adds.length, 2);
+  assert.deepEqual(res.adds.map((a) => JSON.parse(a.stats!).numRecords), [2, 1]);
+  assert.deepEqual(JSON.parse(res.adds[0]!.stats!).nullCount, { id: 0, name: 1 });
+  assert.deepEqual((await (await DeltaTable.open(store)).readRows()).map((r) => [Number(r.id), r.country]).sort(), [[1, "ES"], [2, "ES"], [3, "ES"]]);
+  assert.equal((await t.appendBatches(built, { partitionValues: { country: "ES" }, txns: [{ appId: "app/s", version: 1 }] })).version, undefined, "already applied");
+  await assert.rejects(t.appendBatches(built), /needs a value for partition column 'country'/);
+});

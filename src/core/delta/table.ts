@@ -1,6 +1,6 @@
 import type { ObjectStore } from "../../ports/object_store.ts";
 import { tableToRows, type ValueOptions } from "../arrow/arrow_to_rows.ts";
-import { rowsToArrow } from "../arrow/rows_to_arrow.ts";
+import { type BuiltBatch, rowsToArrow } from "../arrow/rows_to_arrow.ts";
 import { CODEC_SUFFIX, type Codec, readParquet, writeParquet } from "../parquet/parquet.ts";
 import { type Action, type Add, encodeCommit, type Metadata, type Protocol, type Remove, type Txn } from "./actions.ts";
 import { writeCheckpoint } from "./checkpoint_write.ts";
@@ -163,7 +163,7 @@ export class DeltaTable {
   async writeFiles(rows: readonly Row[]): Promise<Add[]> {
     const schema = this.snapshot.schema;
     const partCols = this.snapshot.partitionColumns;
-    const dataSchema: StructType = partCols.length === 0 ? schema : { type: "struct", fields: schema.fields.filter((f) => !partCols.includes(f.name)) };
+    const dataSchema = this.dataSchema;
     const groups = new Map<string, { values: Record<string, string | null>; rows: Row[] }>();
     if (partCols.length === 0) groups.set("", { values: {}, rows: rows as Row[] });
     else {
@@ -177,28 +177,55 @@ export class DeltaTable {
         g.rows.push(row);
       }
     }
-    const codec = this.#options.codec ?? "zstd";
     const maxRows = this.#options.maxRowsPerFile ?? 1_000_000;
-    const numIndexedCols = Number(this.snapshot.config("delta.dataSkippingNumIndexedCols", "32"));
     const adds: Add[] = [];
     for (const g of groups.values()) {
       for (let start = 0; start < g.rows.length; start += maxRows) {
-        const chunk = g.rows.slice(start, start + maxRows);
-        const built = rowsToArrow(dataSchema, chunk);
-        const bytes = writeParquet([built.batch], { codec });
-        const key = `${partitionFolder(partCols, g.values)}part-00000-${crypto.randomUUID()}-c000.${CODEC_SUFFIX[codec]}parquet`;
-        await this.store.put(key, bytes);
-        adds.push({
-          path: keyToActionPath(key),
-          partitionValues: g.values,
-          size: bytes.length,
-          modificationTime: this.#now(),
-          dataChange: true,
-          stats: statsJson(dataSchema, built.stats, chunk.length, { numIndexedCols: numIndexedCols < 0 ? Infinity : numIndexedCols }),
-        });
+        adds.push(await this.#writeFile(rowsToArrow(dataSchema, g.rows.slice(start, start + maxRows)), g.values));
       }
     }
     return adds;
+  }
+
+  /** The table's schema without its partition columns: what the data files hold. */
+  get dataSchema(): StructType {
+    const schema = this.snapshot.schema;
+    const partCols = this.snapshot.partitionColumns;
+    return partCols.length === 0 ? schema : { type: "struct", fields: schema.fields.filter((f) => !partCols.includes(f.name)) };
+  }
+
+  /** Writes one data file from an Arrow batch built for {@link dataSchema}, and returns its add action. */
+  async #writeFile(built: BuiltBatch, partitionValues: Record<string, string | null>): Promise<Add> {
+    const codec = this.#options.codec ?? "zstd";
+    const numIndexedCols = Number(this.snapshot.config("delta.dataSkippingNumIndexedCols", "32"));
+    const bytes = writeParquet([built.batch], { codec });
+    const key = `${partitionFolder(this.snapshot.partitionColumns, partitionValues)}part-00000-${crypto.randomUUID()}-c000.${CODEC_SUFFIX[codec]}parquet`;
+    await this.store.put(key, bytes);
+    return {
+      path: keyToActionPath(key),
+      partitionValues,
+      size: bytes.length,
+      modificationTime: this.#now(),
+      dataChange: true,
+      stats: statsJson(this.dataSchema, built.stats, built.numRows, { numIndexedCols: numIndexedCols < 0 ? Infinity : numIndexedCols }),
+    };
+  }
+
+  /**
+   * Appends Arrow batches already built for {@link dataSchema} (by `rowsToArrow`, which
+   * also gives their statistics), one data file each, in one commit. For an unpartitioned
+   * table, or with the `partitionValues` all the batches share.
+   */
+  async appendBatches(batches: readonly BuiltBatch[], options: WriteOptions & { partitionValues?: Record<string, string | null> } = {}): Promise<WriteResult> {
+    await this.refresh();
+    if (this.#applied(options.txns)) return { version: undefined, adds: [], removes: [] };
+    const partitionValues = options.partitionValues ?? {};
+    for (const c of this.snapshot.partitionColumns) {
+      if (!(c in partitionValues)) throw new TableError(`Appending Arrow batches to ${this.store.url} needs a value for partition column '${c}'`);
+    }
+    const adds: Add[] = [];
+    for (const b of batches) if (b.numRows > 0) adds.push(await this.#writeFile(b, partitionValues));
+    return this.commitFiles(adds, [], { ...(options.txns ? { txns: options.txns } : {}), operation: "WRITE", operationParameters: { mode: "Append", partitionBy: JSON.stringify(this.snapshot.partitionColumns) } });
   }
 
   /** Appends rows in one commit (a blind append), with `txns` when given. */
