@@ -103,8 +103,7 @@ async function printSummary(settings: Settings, stockBefore: number): Promise<vo
     const table = await DeltaTable.open(openStore(url, s3));
     const rows = await table.readRows();
     console.log(`${name}: ${rows.length} rows, version ${table.version} (${url})`);
-    const show = name === "package_table" ? rows.slice(0, 3) : rows.slice(0, 3);
-    for (const r of show) console.log(`  ${JSON.stringify(r, (_, v) => (typeof v === "bigint" ? Number(v) : v instanceof Date ? v.toISOString() : v)).slice(0, 220)}`);
+    for (const r of rows.slice(0, 3)) console.log(`  ${JSON.stringify(r, (_, v) => (typeof v === "bigint" ? Number(v) : v instanceof Date ? v.toISOString() : v)).slice(0, 220)}`);
     if (name === "package_table") {
       const after = rows.reduce((n, r) => n + Number(r.stock_quantity), 0);
       console.log(`  stock: ${stockBefore} units before, ${after} after (${stockBefore - after} reserved by the orders)`);
