@@ -29,7 +29,7 @@ import type { IteratorPosition, RecordSource } from "../../src/ports/record_sour
 import { type FaultPoint, Subscriber, type SubscriberEvents } from "../../src/pipeline/subscriber.ts";
 import { type KinesisLocal, startKinesisLocal } from "../helpers/kinesis_local.ts";
 import { aggregateRecords } from "../helpers/kpl.ts";
-import { CrashError, type LogEntry, LogHandler, readLog } from "../helpers/log_handler.ts";
+import { CrashError, type LogEntry, LogHandler, readLog, checkExactlyOnce } from "../helpers/log_handler.ts";
 import type { ReaderWorkerConfig, WorkerReport } from "../helpers/reader_worker.ts";
 import { runtimeCommand } from "../helpers/runtime.ts";
 import { REPO, waitFor } from "../helpers/servers.ts";
@@ -121,23 +121,6 @@ const isOpen = (s: Shard) => !s.SequenceNumberRange?.EndingSequenceNumber;
 const hashStart = (s: Shard) => BigInt(s.HashKeyRange?.StartingHashKey ?? "0");
 const hashEnd = (s: Shard) => BigInt(s.HashKeyRange?.EndingHashKey ?? "0");
 
-/** Checks that every expected record was committed exactly once and in order per key. */
-function checkExactlyOnce(entries: LogEntry[], expected: string[]): void {
-  const seen = entries.flatMap((e) => e.records.map((r) => r.data));
-  const counts = new Map<string, number>();
-  for (const d of seen) counts.set(d, (counts.get(d) ?? 0) + 1);
-  const dupes = [...counts].filter(([, n]) => n > 1).map(([d]) => d);
-  assert.deepEqual(dupes, [], "no record committed twice");
-  const missing = expected.filter((d) => !counts.has(d));
-  const unexpected = [...counts.keys()].filter((d) => !expected.includes(d));
-  assert.deepEqual({ missing, unexpected }, { missing: [], unexpected: [] }, "every record put is committed, and nothing else");
-  const perKey = new Map<string, number[]>();
-  for (const d of seen) {
-    const [key, i] = d.split(":");
-    perKey.set(key!, [...(perKey.get(key!) ?? []), Number(i)]);
-  }
-  for (const [key, xs] of perKey) assert.deepEqual(xs, [...xs].sort((a, b) => a - b), `records of ${key} in put order`);
-}
 
 /** Each shard's batches are numbered 1, 2, … without a gap and cover increasing positions. */
 function checkBatchesPerShard(entries: LogEntry[]): void {

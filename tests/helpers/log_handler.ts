@@ -3,6 +3,7 @@
  * of a batch is written once per (appId, batch) (created only if absent, as a txn makes a
  * table skip a batch it holds), so replays and zombies never duplicate.
  */
+import assert from "node:assert/strict";
 import type { BatchHandler, CommitBatch } from "../../src/pipeline/subscriber.ts";
 import type { ObjectStore } from "../../src/ports/object_store.ts";
 
@@ -69,4 +70,25 @@ export async function readLog(store: ObjectStore): Promise<LogEntry[]> {
   const out: LogEntry[] = [];
   for await (const m of store.list("log/")) out.push(JSON.parse(new TextDecoder().decode(await store.get(m.key))) as LogEntry);
   return out.sort((a, b) => a.at - b.at || a.order - b.order);
+}
+
+/**
+ * Checks that every expected record (data `key:i`) was committed exactly once, nothing else
+ * was, and the records of each key are in put order.
+ */
+export function checkExactlyOnce(entries: LogEntry[], expected: string[]): void {
+  const seen = entries.flatMap((e) => e.records.map((r) => r.data));
+  const counts = new Map<string, number>();
+  for (const d of seen) counts.set(d, (counts.get(d) ?? 0) + 1);
+  const dupes = [...counts].filter(([, n]) => n > 1).map(([d]) => d);
+  assert.deepEqual(dupes, [], "no record committed twice");
+  const missing = expected.filter((d) => !counts.has(d));
+  const unexpected = [...counts.keys()].filter((d) => !expected.includes(d));
+  assert.deepEqual({ missing, unexpected }, { missing: [], unexpected: [] }, "every record put is committed, and nothing else");
+  const perKey = new Map<string, number[]>();
+  for (const d of seen) {
+    const [key, i] = d.split(":");
+    perKey.set(key!, [...(perKey.get(key!) ?? []), Number(i)]);
+  }
+  for (const [key, xs] of perKey) assert.deepEqual(xs, [...xs].sort((a, b) => a - b), `records of ${key} in put order`);
 }

@@ -3,7 +3,6 @@
  * one calls `startMoto()` and `stop()`s it in `after`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import * as net from "node:net";
 import * as path from "node:path";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 
@@ -13,17 +12,9 @@ export function pythonBin(): string {
   return process.env.DS_PYTHON || path.join(REPO, ".venv/bin/python");
 }
 
-/** A free TCP port on loopback. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from "../../src/util/free_port.ts";
+
+export { freePort };
 
 /** Polls `check` until it returns true, or throws after `timeoutMs`. */
 export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {

@@ -13,7 +13,7 @@ import type { IteratorPosition, RecordSource } from "../../src/ports/record_sour
 import type { ObjectStore } from "../../src/ports/object_store.ts";
 import { type Freezer, freezableSource, freezableStore } from "../helpers/freezable.ts";
 import { Subscriber, type SubscriberEvents } from "../../src/pipeline/subscriber.ts";
-import { CrashError, LogHandler, type LogEntry, readLog } from "../helpers/log_handler.ts";
+import { checkExactlyOnce, CrashError, LogHandler, readLog } from "../helpers/log_handler.ts";
 import { waitFor } from "../helpers/servers.ts";
 
 const enc = new TextEncoder();
@@ -41,21 +41,6 @@ function put(source: ScriptedSource, from: number, to: number): string[] {
   return keys;
 }
 
-/** Checks that every expected record was committed exactly once and in order per key. */
-function checkExactlyOnce(entries: LogEntry[], expected: string[]): void {
-  const seen = entries.flatMap((e) => e.records.map((r) => r.data));
-  const counts = new Map<string, number>();
-  for (const d of seen) counts.set(d, (counts.get(d) ?? 0) + 1);
-  const dupes = [...counts].filter(([, n]) => n > 1).map(([d]) => d);
-  assert.deepEqual(dupes, [], "no record committed twice");
-  assert.deepEqual([...counts.keys()].sort(), [...expected].sort(), "every record committed");
-  const perKey = new Map<string, number[]>();
-  for (const d of seen) {
-    const [key, i] = d.split(":");
-    perKey.set(key!, [...(perKey.get(key!) ?? []), Number(i)]);
-  }
-  for (const [key, xs] of perKey) assert.deepEqual(xs, [...xs].sort((a, b) => a - b), `records of ${key} in put order`);
-}
 
 async function runUntil(sub: Subscriber, done: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const ctl = new AbortController();

@@ -2,9 +2,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import { createRequire } from "node:module";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { freePort } from "../../util/free_port.ts";
 
 /** Paths of the files a compiled binary carries (set by `src/bin.ts` before `main` loads). */
 interface Embedded {
@@ -35,17 +35,6 @@ process.stdin.on("data", () => {});
 process.stdin.on("end", () => exit(0));
 require("./main.js");
 `;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * How to run kinesis-local's CommonJS file: with the runtime running us (Bun, or a
