@@ -1,9 +1,6 @@
-import { tableToRows } from "../core/arrow/arrow_to_rows.ts";
 import type { Add, Txn } from "../core/delta/actions.ts";
 import { ConcurrentDeleteReadError, ConcurrentTransactionError, TableError } from "../core/delta/errors.ts";
-import { actionPathToKey } from "../core/delta/partitions.ts";
 import { DeltaTable, type WriterOptions } from "../core/delta/table.ts";
-import { readParquet } from "../core/parquet/parquet.ts";
 import type { ObjectStore } from "../ports/object_store.ts";
 import { noteGarbage } from "../util/collect_garbage.ts";
 import { groupKey, type OrderLine, orderLines } from "./domain/order_lines.ts";
@@ -219,8 +216,7 @@ export class DeltaHandler implements BatchHandler {
   async #rowsOf(file: Add): Promise<PackageRow[]> {
     let rows = this.#packageRows.get(file.path);
     if (!rows) {
-      const bytes = await this.#packages.store.get(actionPathToKey(file.path));
-      rows = tableToRows(readParquet(bytes)) as PackageRow[];
+      rows = (await this.#packages.readRows([file])) as PackageRow[];
       this.#packageRows.set(file.path, rows);
     }
     return rows;

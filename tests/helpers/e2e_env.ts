@@ -5,7 +5,7 @@
 import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
-import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
+import { putRecords } from "../../src/adapters/kinesis/kinesis_producer.ts";
 import { generateOrders, generatePackages } from "../../src/produce/order_generator.ts";
 import { type DeltaWorker, startDeltaWorker } from "./delta_worker.ts";
 import { type KinesisLocal, startKinesisLocal } from "./kinesis_local.ts";
@@ -66,16 +66,9 @@ export function makeOrders(count: number, seed: number): Record<string, unknown>
   return generateOrders(count, seed, Date.UTC(2025, 2, 1, 8, 0, 0));
 }
 
-/** Puts records in PutRecords calls of 500, retrying failed entries. */
+/** Puts records with the product's producer (PutRecords of 500, failed entries retried). */
 export async function putAll(w: World, stream: string, records: { data: Uint8Array; key: string }[]): Promise<void> {
-  for (let i = 0; i < records.length; i += 500) {
-    let pending = records.slice(i, i + 500);
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      const res = await w.kinesis.client.send(new PutRecordsCommand({ StreamName: stream, Records: pending.map((r) => ({ Data: r.data, PartitionKey: r.key })) }));
-      pending = pending.filter((_, k) => res.Records?.[k]?.ErrorCode);
-      if (attempt > 20) throw new Error("PutRecords kept failing");
-    }
-  }
+  await putRecords(w.kinesis.client, stream, records.map((r) => ({ data: r.data, partitionKey: r.key })));
 }
 
 export const enc = new TextEncoder();

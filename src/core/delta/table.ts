@@ -2,15 +2,14 @@ import type { ObjectStore } from "../../ports/object_store.ts";
 import { tableToRows, type ValueOptions } from "../arrow/arrow_to_rows.ts";
 import { type BuiltBatch, rowsToArrow } from "../arrow/rows_to_arrow.ts";
 import { CODEC_SUFFIX, type Codec, readParquet, writeParquet } from "../parquet/parquet.ts";
-import { type Action, type Add, encodeCommit, type Metadata, type Protocol, type Remove, type Txn } from "./actions.ts";
+import { type Action, type Add, type Metadata, type Protocol, type Remove, type Txn } from "./actions.ts";
 import { writeCheckpoint } from "./checkpoint_write.ts";
 import { cleanupExpiredLogs } from "./log_cleanup.ts";
 import { commit, type CommitOptions } from "./commit.ts";
-import { TableError } from "./errors.ts";
-import { commitKey } from "./log_paths.ts";
+import { MetadataChangedError, TableError } from "./errors.ts";
 import { actionPathToKey, keyToActionPath, parsePartitionValue, partitionFolder, serializePartitionValue } from "./partitions.ts";
 import type { StructType } from "./schema.ts";
-import { loadSnapshot, readCommit, type Snapshot } from "./snapshot.ts";
+import { loadSnapshot, readCommit, Snapshot } from "./snapshot.ts";
 import { statsJson } from "./stats.ts";
 
 type Row = Readonly<Record<string, unknown>>;
@@ -111,29 +110,26 @@ export class DeltaTable {
       for (const c of metaData.partitionColumns) {
         if (!spec.schema.fields.some((f) => f.name === c)) throw new TableError(`Partition column '${c}' is not in the schema`);
       }
-      const actions: Action[] = [
-        {
-          commitInfo: {
-            timestamp: now,
-            operation: "CREATE TABLE",
-            operationParameters: {
-              partitionBy: JSON.stringify(metaData.partitionColumns),
-              description: spec.description ?? "",
-              isManaged: "false",
-              properties: JSON.stringify(metaData.configuration),
-            },
-            isolationLevel: "Serializable",
-            isBlindAppend: true,
-            operationMetrics: {},
-            engineInfo: "data-subscriber",
-            txnId: crypto.randomUUID(),
+      // Version 0 through the one commit path; if another writer created the table first,
+      // its version 0 (a metaData change to us) is the table, checked below.
+      const fresh = new Snapshot();
+      try {
+        await commit(store, fresh, {
+          actions: [{ protocol }, { metaData }],
+          operation: "CREATE TABLE",
+          operationParameters: {
+            partitionBy: JSON.stringify(metaData.partitionColumns),
+            description: spec.description ?? "",
+            isManaged: "false",
+            properties: JSON.stringify(metaData.configuration),
           },
-        },
-        { protocol },
-        { metaData },
-      ];
-      await store.putIfAbsent(commitKey(0), encodeCommit(actions));
-      snap = await loadSnapshot(store);
+          isBlindAppend: true,
+        }, { now: () => now });
+        snap = fresh;
+      } catch (err) {
+        if (!(err instanceof MetadataChangedError)) throw err;
+        snap = await loadSnapshot(store);
+      }
       if (!snap) throw new TableError(`${store.url}: created version 0 but cannot read it back`);
     }
     const table = new DeltaTable(store, snap, options);
