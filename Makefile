@@ -8,6 +8,10 @@ DENO := $(TOOLS)/deno
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := dist/data-subscriber
+# What src/version.ts reports as COMMIT and BUILD_DATE in a compiled binary.
+BUILD_COMMIT := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BUILD_DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+DEFINES := --define 'DS_BUILD_COMMIT="$(BUILD_COMMIT)"' --define 'DS_BUILD_DATE="$(BUILD_DATE)"'
 export DS_PYTHON := $(CURDIR)/$(PY)
 
 .PHONY: all demo test test-bun test-deno check build release bench bench-writer bench-startup clean
@@ -29,7 +33,7 @@ $(VENV)/.installed: tests/interop/requirements.txt
 	touch $@
 
 $(BIN): node_modules/.installed $(shell find src -name '*.ts' -not -name '*_test.ts')
-	$(BUN) build --compile --minify src/bin.ts --outfile $(BIN)
+	$(BUN) build --compile --minify $(DEFINES) src/bin.ts --outfile $(BIN)
 
 ## The single binary for this machine: dist/data-subscriber.
 build: $(BIN)
@@ -38,7 +42,7 @@ build: $(BIN)
 release: node_modules/.installed
 	mkdir -p dist/release
 	for t in linux-x64 linux-arm64 darwin-arm64; do \
-	  $(BUN) build --compile --minify --target=bun-$$t src/bin.ts --outfile dist/release/data-subscriber-$$t || exit 1; \
+	  $(BUN) build --compile --minify $(DEFINES) --target=bun-$$t src/bin.ts --outfile dist/release/data-subscriber-$$t || exit 1; \
 	done
 	cd dist/release && sha256sum data-subscriber-* > SHA256SUMS && cat SHA256SUMS
 

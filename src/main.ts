@@ -11,14 +11,13 @@ import { parseIni } from "./config/ini.ts";
 import { ConfigError, KEYS, type Key, resolveSettings, type Settings } from "./config/settings.ts";
 import { type FlagSpec, nearest, parseArgs, UsageError } from "./cli/args.ts";
 import { initPackages, packageRows, produce, status } from "./app/commands.ts";
-import { prepareSubscriber } from "./app/run.ts";
+import { prepareRun } from "./app/run.ts";
 import { runDemo } from "./app/demo.ts";
 import { Metrics } from "./telemetry/metrics.ts";
 import { logger, setupLogging } from "./telemetry/logging.ts";
 import { serveTelemetry } from "./telemetry/http_server.ts";
-import type { FaultPoint } from "./pipeline/subscriber.ts";
-
-export const VERSION = "0.1.0";
+import type { FaultPoint } from "./engine/fault_point.ts";
+import { BUILD_DATE, COMMIT, VERSION } from "./version.ts";
 
 const CONFIG_FLAGS: FlagSpec[] = [
   { name: "config", doc: "INI config file in the original job's format (e.g. .aws/config)" },
@@ -86,7 +85,7 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
-  version: { summary: "print the version", usage: "data-subscriber version", flags: [], action: () => (console.log(`data-subscriber ${VERSION}`), Promise.resolve(0)) },
+  version: { summary: "print the version", usage: "data-subscriber version", flags: [], action: () => (console.log(`data-subscriber ${VERSION} (commit ${COMMIT}, built ${BUILD_DATE})`), Promise.resolve(0)) },
   help: { summary: "show this help", usage: "data-subscriber help [command]", flags: [], action: () => (console.log(mainHelp()), Promise.resolve(0)) },
 };
 
@@ -207,7 +206,7 @@ async function runCommand(settings: Settings, once: boolean, env: Record<string,
   if (env.ENVIRONMENT === "GITHUB_ACTIONS") log.info("ENVIRONMENT=GITHUB_ACTIONS: credentials come from the environment (the SDK's default chain reads them first).");
   const fault = faultHook(env.DS_TEST_FAULT);
   let lastBatchAt = Date.now();
-  const { subscriber } = await prepareSubscriber(settings, {
+  const { supervisor } = await prepareRun(settings, {
     metrics,
     ...(fault ? { fault } : {}),
     events: { batchCommitted: () => (lastBatchAt = Date.now()) },
@@ -215,14 +214,14 @@ async function runCommand(settings: Settings, once: boolean, env: Record<string,
   let server: Awaited<ReturnType<typeof serveTelemetry>> | undefined;
   if (settings.metricsPort !== undefined) {
     server = await serveTelemetry(settings.metricsPort, metrics, {
-      check: () => ({ ok: !ctl.signal.aborted, details: { shards: subscriber.leases.heldShards().length, lastBatchAgoMs: Date.now() - lastBatchAt } }),
+      check: () => ({ ok: !ctl.signal.aborted, details: { shards: supervisor.leases.heldShards().length, lastBatchAgoMs: Date.now() - lastBatchAt } }),
     });
     log.info("Serving /metrics and /healthz on port {port}.", { port: server.port });
   }
   const progress = once ? setInterval(() => console.log(progressLine(metrics)), 2000) : undefined;
   const started = Date.now();
   try {
-    await subscriber.run(ctl.signal, { once });
+    await supervisor.run(ctl.signal, { once });
   } finally {
     if (progress) clearInterval(progress);
     await server?.close();

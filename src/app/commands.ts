@@ -7,7 +7,7 @@ import { ConfigError, joinUri, type Settings, tableLocations } from "../config/s
 import { CheckpointStore } from "../core/checkpoint/checkpoint_store.ts";
 import { DeltaTable } from "../core/delta/table.ts";
 import { TableError } from "../core/delta/errors.ts";
-import { PACKAGE_TABLE } from "../pipeline/processors/package_table.ts";
+import { PACKAGE_TABLE } from "../domains/orders/package_table.ts";
 import { generateOrders, generatePackages } from "../produce/order_generator.ts";
 import { parsePackages } from "./packages_file.ts";
 import type { Logger } from "@logtape/logtape";

@@ -10,7 +10,7 @@ import { DeltaTable } from "../core/delta/table.ts";
 import { logger } from "../telemetry/logging.ts";
 import { Metrics } from "../telemetry/metrics.ts";
 import { initPackages, produce } from "./commands.ts";
-import { prepareSubscriber } from "./run.ts";
+import { prepareRun } from "./run.ts";
 import { generatePackages } from "../produce/order_generator.ts";
 
 const MARKER = ".data-subscriber-demo";
@@ -66,11 +66,11 @@ export async function runDemo(base: Settings, opts: { orders: number; shards: nu
     console.log(`Put ${put} records (${opts.orders} orders and ${put - opts.orders} broken ones) on the stream.\n`);
 
     const metrics = new Metrics();
-    const { subscriber } = await prepareSubscriber(settings, { metrics });
+    const { supervisor } = await prepareRun(settings, { metrics });
     const started = Date.now();
     const progress = setInterval(() => console.log(`  … ${metrics.total("ds_records_read_total")} records committed`), 2000);
     try {
-      await subscriber.run(new AbortController().signal, { once: true });
+      await supervisor.run(new AbortController().signal, { once: true });
     } finally {
       clearInterval(progress);
     }

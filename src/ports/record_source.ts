@@ -1,5 +1,3 @@
-import type { KinesisRecord } from "../core/kinesis/records.ts";
-
 /**
  * The record source port: a Kinesis data stream, or an in-memory stand-in.
  *
@@ -16,6 +14,26 @@ export interface RecordSource {
   getIterator(shardId: string, position: IteratorPosition, signal?: AbortSignal): Promise<string>;
   /** The records at an iterator. @throws {SourceError} */
   getRecords(iterator: string, limit: number, signal?: AbortSignal): Promise<ReadResult>;
+}
+
+/**
+ * One record as GetRecords (or SubscribeToShard) returns it, with its payload already
+ * base64-decoded. Its data may be a KPL aggregated record holding many user records.
+ */
+export interface KinesisRecord {
+  /** The record's payload. */
+  data: Uint8Array;
+  /** The partition key the producer put the record with. */
+  partitionKey: string;
+  /** The record's sequence number in its shard: a decimal string of up to 128 bits. */
+  sequenceNumber: string;
+  /** When Kinesis accepted the record, if the service said so. */
+  approximateArrivalTimestamp?: Date;
+  /**
+   * The decimal hash key that placed the record, when one is known. GetRecords never returns
+   * it; only user records inside a KPL aggregated record can carry one.
+   */
+  explicitHashKey?: string;
 }
 
 export interface HashKeyRange {

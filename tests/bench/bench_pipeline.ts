@@ -11,9 +11,10 @@ import { spawnSync } from "node:child_process";
 import { LocalStore } from "../../src/adapters/local/local_store.ts";
 import { CheckpointStore } from "../../src/core/checkpoint/checkpoint_store.ts";
 import { DeltaTable } from "../../src/core/delta/table.ts";
-import { DeltaHandler } from "../../src/pipeline/delta_handler.ts";
-import { PACKAGE_TABLE } from "../../src/pipeline/processors/package_table.ts";
-import { Subscriber } from "../../src/pipeline/subscriber.ts";
+import { orderDomain } from "../../src/domains/orders/order_domain.ts";
+import { PACKAGE_TABLE } from "../../src/domains/orders/package_table.ts";
+import { DeltaSink } from "../../src/engine/delta_sink.ts";
+import { Supervisor } from "../../src/engine/supervisor.ts";
 import { generatePackages } from "../../src/produce/order_generator.ts";
 import { systemClock } from "../../src/ports/clock.ts";
 import { runtimeCommand } from "../helpers/runtime.ts";
@@ -35,11 +36,11 @@ async function pipeline(root: string): Promise<void> {
   const pkg = await DeltaTable.openOrCreate(stores.package_table!, PACKAGE_TABLE.spec);
   await pkg.append(generatePackages(100_000_000));
   const source = new GeneratedSource(ORDERS, SHARDS);
-  const handler = await DeltaHandler.open(stores, { stream: source.streamName, writer: { codec: (process.env.BENCH_CODEC ?? "zstd") as "zstd" } });
+  const sink = await DeltaSink.open(orderDomain(), stores, { stream: source.streamName, clock: systemClock, writer: { codec: (process.env.BENCH_CODEC ?? "zstd") as "zstd" } });
   const latencies: number[] = [];
   let started = performance.now();
   let inputBytes = 0;
-  const sub = new Subscriber(source, new CheckpointStore(new LocalStore(path.join(root, "checkpoints")), "bench/"), systemClock, handler, {
+  const sub = new Supervisor(source, new CheckpointStore(new LocalStore(path.join(root, "checkpoints")), "bench/"), systemClock, sink, {
     lease: { workerId: "bench" },
     batch: { maxRecords: 10_000, maxAgeMs: 10_000 },
     // An in-memory stream has no per-shard read limits: measure the pipeline, not Kinesis's 2 MiB/s.

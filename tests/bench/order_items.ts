@@ -2,7 +2,7 @@
  * Deterministic order-item-shaped rows (12 columns) for the writer benchmark; the same
  * formula is in `delta_rs_writer.py` so both writers get identical rows.
  */
-import { field, struct } from "../../src/core/delta/schema.ts";
+import { field, struct } from "../../src/core/schema/schema.ts";
 
 export const ORDER_ITEMS_SCHEMA = struct(
   field("inventory_id", "string"), field("order_id", "string"), field("product_id", "string"),

@@ -11,7 +11,7 @@ import { MemoryStore } from "../../src/adapters/memory/memory_store.ts";
 import { CheckpointStore } from "../../src/core/checkpoint/checkpoint_store.ts";
 import { systemClock } from "../../src/ports/clock.ts";
 import type { RecordSource } from "../../src/ports/record_source.ts";
-import { Subscriber } from "../../src/pipeline/subscriber.ts";
+import { Supervisor } from "../../src/engine/supervisor.ts";
 import { type KinesisLocal, startKinesisLocal } from "../helpers/kinesis_local.ts";
 import { LogHandler, readLog } from "../helpers/log_handler.ts";
 import { waitFor } from "../helpers/servers.ts";
@@ -44,7 +44,7 @@ test("records read just before a lease is lost are not committed twice when the 
   };
   const store = new MemoryStore();
   const states = new CheckpointStore(store, "checkpoints/");
-  const sub = new Subscriber(source, states, systemClock, new LogHandler(store, "A"), {
+  const sub = new Supervisor(source, states, systemClock, new LogHandler(store, "A"), {
     appName: "test",
     batch: { maxRecords: 1000, maxAgeMs: 2_000 },
     reader: { idleDelayMs: 20 },

@@ -8,7 +8,7 @@ import { encodeCommit } from "../../src/core/delta/actions.ts";
 import { CHECKPOINT_SCHEMA } from "../../src/core/delta/checkpoint_write.ts";
 import { ConcurrentDeleteReadError, ConcurrentTransactionError, MetadataChangedError, TableError } from "../../src/core/delta/errors.ts";
 import { commitKey, LOG_DIR } from "../../src/core/delta/log_paths.ts";
-import { field, struct } from "../../src/core/delta/schema.ts";
+import { field, struct } from "../../src/core/schema/schema.ts";
 import { loadSnapshot } from "../../src/core/delta/snapshot.ts";
 import { DeltaTable } from "../../src/core/delta/table.ts";
 
@@ -197,6 +197,31 @@ test("openOrCreate refuses a table that exists with another schema", async () =>
   await DeltaTable.openOrCreate(store, spec);
   await assert.rejects(DeltaTable.openOrCreate(store, { schema: struct(field("other", "string")) }), TableError);
   await assert.rejects(DeltaTable.open(new MemoryStore()), /No Delta table/);
+});
+
+test("an append-only table takes appends and refuses a rewrite, before writing any file", async () => {
+  const store = new MemoryStore();
+  const t = await DeltaTable.openOrCreate(store, { ...spec, configuration: { "delta.appendOnly": "true" } });
+  await t.append([{ id: 1, name: "a", country: "ES" }]);
+  const files = [...t.snapshot.files.values()];
+  const objects = async () => {
+    let n = 0;
+    for await (const _ of store.list("")) n++;
+    return n;
+  };
+  const before = await objects();
+  await assert.rejects(t.rewrite(files, [{ id: 1, name: "b", country: "ES" }]), /append-only/);
+  assert.equal(await objects(), before);
+  assert.equal(t.version, 1);
+});
+
+test("openOrCreate refuses a table property set to a value that is not valid", async () => {
+  const store = new MemoryStore();
+  await assert.rejects(
+    DeltaTable.openOrCreate(store, { ...spec, configuration: { "delta.logRetentionDuration": "interval 1 month" } }),
+    (err: unknown) => err instanceof TableError && err.message.includes("'delta.logRetentionDuration'"),
+  );
+  assert.equal(await loadSnapshot(store), undefined, "no table was created");
 });
 
 test("rows that do not fit the schema are refused with the column, the type and the value", async () => {

@@ -8,12 +8,12 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { runCli } from "../helpers/cli.ts";
-import { canonicalRows, type CanonicalRow, type DeltaStructType } from "../helpers/delta_worker.ts";
+import { canonicalRows, type CanonicalRow, type DeltaStructType } from "../helpers/canonical_rows.ts";
 import { cliEnv, enc, makeOrders, putAll, richAndPoorPackages, startWorld, storageOptions, type World } from "../helpers/e2e_env.ts";
 import { expectedTables } from "../helpers/expected_tables.ts";
-import { eventsProcessor } from "../../src/pipeline/processors/events.ts";
-import { ordersProcessor } from "../../src/pipeline/processors/orders.ts";
-import { ordersItemsProcessor } from "../../src/pipeline/processors/orders_items.ts";
+import { eventsTable } from "../../src/domains/orders/events_table.ts";
+import { ordersTable } from "../../src/domains/orders/orders_table.ts";
+import { ordersItemsTable } from "../../src/domains/orders/orders_items_table.ts";
 
 /** 50 records that are not valid order events, each with the reason fragment it must get. */
 function badRecords(): { data: Uint8Array; key: string; reason: RegExp }[] {
@@ -70,7 +70,7 @@ describe("data-subscriber end to end", () => {
 
     const events = await read("delta/bronze/events");
     const orderEvents = events.rows.filter((r) => r.event_type === "ORDER_CREATED");
-    assert.deepEqual(sortById(orderEvents, "event_id"), sortById(canonicalRows(expected.events, eventsProcessor.spec.schema as DeltaStructType), "event_id"));
+    assert.deepEqual(sortById(orderEvents, "event_id"), sortById(canonicalRows(expected.events, eventsTable.spec.schema as DeltaStructType), "event_id"));
     const inventory = events.rows.filter((r) => r.event_type === "INVENTORY_UPDATED");
     assert.ok(expected.inventoryEvents.length > 100, `enough fully reserved orders to test (${expected.inventoryEvents.length})`);
     assert.deepEqual(sortById(inventory.map(({ event_timestamp: _, ...r }) => r), "event_id"), sortById(expected.inventoryEvents as CanonicalRow[], "event_id"));
@@ -80,12 +80,12 @@ describe("data-subscriber end to end", () => {
     }
     assert.equal(events.rows.length, 5000 + expected.inventoryEvents.length);
 
-    const ordersTable = await read("delta/bronze/orders");
-    assert.deepEqual(sortById(ordersTable.rows, "order_id"), sortById(canonicalRows(expected.orders, ordersProcessor.spec.schema as DeltaStructType), "order_id"));
+    const ordersRows = await read("delta/bronze/orders");
+    assert.deepEqual(sortById(ordersRows.rows, "order_id"), sortById(canonicalRows(expected.orders, ordersTable.spec.schema as DeltaStructType), "order_id"));
 
     const items = await read("delta/bronze/orders_items");
     assert.equal(items.rows.length, expected.orders_items.length);
-    assert.deepEqual(sortById(items.rows, "inventory_id"), sortById(canonicalRows(expected.orders_items, ordersItemsProcessor.spec.schema as DeltaStructType), "inventory_id"));
+    assert.deepEqual(sortById(items.rows, "inventory_id"), sortById(canonicalRows(expected.orders_items, ordersItemsTable.spec.schema as DeltaStructType), "inventory_id"));
 
     const packages = await read("gold/package_table");
     for (const r of packages.rows) {

@@ -5,7 +5,7 @@
  */
 import { openStore } from "../../src/adapters/open_store.ts";
 import { DeltaTable } from "../../src/core/delta/table.ts";
-import { field, struct } from "../../src/core/delta/schema.ts";
+import { field, struct } from "../../src/core/schema/schema.ts";
 
 const [url, writer, count, startAt] = process.argv.slice(2);
 if (!url || !writer || !count) throw new Error("usage: append_worker.ts <url> <writerId> <count>");

@@ -1,11 +1,10 @@
 /** Checks that the tables hold each published order exactly once (after crashes, restarts, several workers). */
 import assert from "node:assert/strict";
-import type { CanonicalRow, DeltaStructType } from "./delta_worker.ts";
-import { canonicalRows } from "./delta_worker.ts";
+import { type CanonicalRow, canonicalRows, type DeltaStructType } from "./canonical_rows.ts";
 import { storageOptions, type World } from "./e2e_env.ts";
 import { expectedTables } from "./expected_tables.ts";
-import { ordersProcessor } from "../../src/pipeline/processors/orders.ts";
-import { ordersItemsProcessor } from "../../src/pipeline/processors/orders_items.ts";
+import { ordersTable } from "../../src/domains/orders/orders_table.ts";
+import { ordersItemsTable } from "../../src/domains/orders/orders_items_table.ts";
 
 const sortBy = (rows: CanonicalRow[], id: string) => [...rows].sort((a, b) => String(a[id]).localeCompare(String(b[id])));
 
@@ -32,8 +31,8 @@ export async function assertExactlyOnce(
     expected.inventoryEvents.map((e) => e.event_id).sort(),
     "INVENTORY_UPDATED once per fully reserved order",
   );
-  assert.deepEqual(sortBy(await read("delta/bronze/orders"), "order_id"), sortBy(canonicalRows(expected.orders, ordersProcessor.spec.schema as DeltaStructType), "order_id"), "orders exactly once");
-  assert.deepEqual(sortBy(await read("delta/bronze/orders_items"), "inventory_id"), sortBy(canonicalRows(expected.orders_items, ordersItemsProcessor.spec.schema as DeltaStructType), "inventory_id"), "orders_items exactly once");
+  assert.deepEqual(sortBy(await read("delta/bronze/orders"), "order_id"), sortBy(canonicalRows(expected.orders, ordersTable.spec.schema as DeltaStructType), "order_id"), "orders exactly once");
+  assert.deepEqual(sortBy(await read("delta/bronze/orders_items"), "inventory_id"), sortBy(canonicalRows(expected.orders_items, ordersItemsTable.spec.schema as DeltaStructType), "inventory_id"), "orders_items exactly once");
   for (const r of await read("gold/package_table")) {
     assert.equal(r.stock_quantity, expected.stock.get(`${r.package_id}/${r.subpackage_id}`), `stock of ${r.package_id}/${r.subpackage_id} decremented exactly once`);
   }

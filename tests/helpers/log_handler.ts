@@ -1,10 +1,10 @@
 /**
- * A BatchHandler for source tests that behaves like the Delta tables do: each shard's part
+ * A BatchSink for source tests that behaves like the Delta tables do: each shard's part
  * of a batch is written once per (appId, batch) (created only if absent, as a txn makes a
  * table skip a batch it holds), so replays and zombies never duplicate.
  */
 import assert from "node:assert/strict";
-import type { BatchHandler, CommitBatch } from "../../src/pipeline/subscriber.ts";
+import type { BatchSink, CommitBatch } from "../../src/engine/batch_sink.ts";
 import type { ObjectStore } from "../../src/ports/object_store.ts";
 
 export interface LoggedRecord {
@@ -29,7 +29,7 @@ export interface LogEntry {
 
 let order = 0;
 
-export class LogHandler implements BatchHandler {
+export class LogHandler implements BatchSink {
   /** Batches written, and batches skipped because they were already there. */
   written = 0;
   skipped = 0;

@@ -10,9 +10,10 @@ import { after, before, describe, test } from "node:test";
 import { LocalStore } from "../../src/adapters/local/local_store.ts";
 import { openStore } from "../../src/adapters/open_store.ts";
 import { LOG_DIR } from "../../src/core/delta/log_paths.ts";
-import { array, decimal, field, map, struct, type StructType } from "../../src/core/delta/schema.ts";
+import { array, decimal, field, map, struct, type StructType } from "../../src/core/schema/schema.ts";
 import { DeltaTable } from "../../src/core/delta/table.ts";
-import { canonicalRows, type DeltaStructType, type DeltaWorker, type Engine, startDeltaWorker } from "../helpers/delta_worker.ts";
+import { canonicalRows, type DeltaStructType } from "../helpers/canonical_rows.ts";
+import { type DeltaWorker, type Engine, startDeltaWorker } from "../helpers/delta_worker.ts";
 import { startMoto, type Moto } from "../helpers/servers.ts";
 
 const ENGINES: Engine[] = ["deltalake", "spark"];

@@ -3,6 +3,7 @@
  * in order per key, parents before children, through resharding, faults, crashes,
  * restarts and several workers.
  */
+import { POLICIES } from "../../src/core/retry/policies.ts";
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { MemoryStore } from "../../src/adapters/memory/memory_store.ts";
@@ -12,21 +13,21 @@ import { systemClock } from "../../src/ports/clock.ts";
 import type { IteratorPosition, RecordSource } from "../../src/ports/record_source.ts";
 import type { ObjectStore } from "../../src/ports/object_store.ts";
 import { type Freezer, freezableSource, freezableStore } from "../helpers/freezable.ts";
-import { Subscriber, type SubscriberEvents } from "../../src/pipeline/subscriber.ts";
+import { Supervisor, type SupervisorEvents } from "../../src/engine/supervisor.ts";
 import { checkExactlyOnce, CrashError, LogHandler, readLog } from "../helpers/log_handler.ts";
 import { waitFor } from "../helpers/servers.ts";
 
 const enc = new TextEncoder();
 
-function makeSubscriber(source: RecordSource, store: ObjectStore, worker: string, opts: { initial?: IteratorPosition; events?: SubscriberEvents; leaseMs?: number } = {}) {
+function makeSubscriber(source: RecordSource, store: ObjectStore, worker: string, opts: { initial?: IteratorPosition; events?: SupervisorEvents; leaseMs?: number } = {}) {
   const handler = new LogHandler(store, worker);
-  const sub = new Subscriber(source, new CheckpointStore(store, "checkpoints/"), systemClock, handler, {
+  const sub = new Supervisor(source, new CheckpointStore(store, "checkpoints/"), systemClock, handler, {
     appName: "test",
     ...(opts.initial ? { initialPosition: opts.initial } : {}),
     batch: { maxRecords: 200, maxAgeMs: 50 },
     reader: { idleDelayMs: 10, backoffMs: 5, maxBackoffMs: 20, maxCallsPerSecond: 1000 },
     lease: { workerId: worker, leaseDurationMs: opts.leaseMs ?? 400, renewIntervalMs: Math.floor((opts.leaseMs ?? 400) / 4), shardSyncIntervalMs: 100 },
-    commitAttempts: 1,
+    commitPolicy: { ...POLICIES.batchCommit, attempts: 1 },
   }, opts.events ?? {});
   return { sub, handler };
 }
@@ -42,7 +43,7 @@ function put(source: ScriptedSource, from: number, to: number): string[] {
 }
 
 
-async function runUntil(sub: Subscriber, done: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+async function runUntil(sub: Supervisor, done: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const ctl = new AbortController();
   const running = sub.run(ctl.signal);
   try {
@@ -138,7 +139,7 @@ describe("subscriber over the in-memory stream", () => {
     const first = makeSubscriber(source, store, "w1");
     first.handler.crashOnCall = 2;
     first.handler.crashAfterWrite = true;
-    await assert.rejects(first.sub.run(new AbortController().signal), CrashError);
+    await assert.rejects(first.sub.run(new AbortController().signal), (err: Error) => err.cause instanceof CrashError);
     const states = new CheckpointStore(store, "checkpoints/");
     const withIntent = [];
     for (const id of source.openShards()) if ((await states.read(id))?.state.intent) withIntent.push(id);
@@ -155,7 +156,7 @@ describe("subscriber over the in-memory stream", () => {
     const expected = put(source, 0, 300);
     const first = makeSubscriber(source, store, "w1");
     first.handler.crashOnCall = 1;
-    await assert.rejects(first.sub.run(new AbortController().signal), CrashError);
+    await assert.rejects(first.sub.run(new AbortController().signal), (err: Error) => err.cause instanceof CrashError);
     await runUntil(makeSubscriber(source, store, "w2").sub, async () => (await committed(store)) >= 300);
     const entries = await readLog(store);
     assert.ok(entries.some((e) => e.replay), "a batch was replayed");

@@ -5,13 +5,13 @@ import {
   FatalSourceError,
   type HashKeyRange,
   type IteratorPosition,
+  type KinesisRecord,
   type ReadResult,
   type RecordSource,
   type ShardDescription,
   ThrottledError,
   TransientSourceError,
 } from "../../ports/record_source.ts";
-import type { KinesisRecord } from "../../core/kinesis/records.ts";
 import { systemClock } from "../../ports/clock.ts";
 
 /** A fault the script injects into the next GetRecords call of a shard. */

@@ -1,4 +1,7 @@
 import * as arrow from "apache-arrow";
+import { DAY_MS, formatDate } from "../values/date.ts";
+import { formatDecimal } from "../values/decimal.ts";
+import { microsToMillis } from "../values/timestamp.ts";
 
 /**
  * Converts Arrow data to plain JS values, the inverse of `rowsToArrow`:
@@ -112,8 +115,8 @@ export function dataValues(data: arrow.Data, options: ValueOptions = {}): unknow
     const v = data.values as Int32Array | BigInt64Array;
     for (let i = 0; i < n; i++) {
       if (!isValid(data, i)) { out[i] = null; continue; }
-      const ms = unit === arrow.DateUnit.DAY ? Number(v[off + i]!) * 86_400_000 : Number(v[off + i]!);
-      out[i] = new Date(ms).toISOString().slice(0, 10);
+      const days = unit === arrow.DateUnit.DAY ? Number(v[off + i]!) : Math.floor(Number(v[off + i]!) / DAY_MS);
+      out[i] = formatDate(days);
     }
     return out;
   }
@@ -127,7 +130,7 @@ export function dataValues(data: arrow.Data, options: ValueOptions = {}): unknow
         : unit === arrow.TimeUnit.MILLISECOND ? raw * 1000n
         : unit === arrow.TimeUnit.MICROSECOND ? raw
         : floorDiv(raw, 1000n);
-      out[i] = options.timestamps === "micros" ? us : new Date(Number(floorDiv(us, 1000n)));
+      out[i] = options.timestamps === "micros" ? us : new Date(Number(microsToMillis(us)));
     }
     return out;
   }
@@ -154,15 +157,4 @@ export function dataValues(data: arrow.Data, options: ValueOptions = {}): unknow
 function floorDiv(a: bigint, b: bigint): bigint {
   const q = a / b;
   return a % b !== 0n && (a < 0n) !== (b < 0n) ? q - 1n : q;
-}
-
-/** Formats an unscaled decimal as a plain string with exactly `scale` fraction digits. */
-export function formatDecimal(unscaled: bigint, scale: number): string {
-  const neg = unscaled < 0n;
-  let s = (neg ? -unscaled : unscaled).toString();
-  if (scale > 0) {
-    s = s.padStart(scale + 1, "0");
-    s = `${s.slice(0, -scale)}.${s.slice(-scale)}`;
-  }
-  return neg ? `-${s}` : s;
 }

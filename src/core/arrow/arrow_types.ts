@@ -1,5 +1,5 @@
 import * as arrow from "apache-arrow";
-import { type DataType, decimalParts, type StructField, type StructType } from "../delta/schema.ts";
+import { type DataType, decimalParts, type StructField, type StructType } from "../schema/schema.ts";
 
 /**
  * The Arrow type a Delta type is stored as. Lists name their element `element` and maps

@@ -1,6 +1,9 @@
 import * as arrow from "apache-arrow";
-import { type DataType, decimalParts, SchemaError, type StructType } from "../delta/schema.ts";
+import { type DataType, decimalParts, SchemaError, type StructType } from "../schema/schema.ts";
 import { compareUtf8 } from "../../util/utf8_order.ts";
+import { toDays } from "../values/date.ts";
+import { toUnscaled } from "../values/decimal.ts";
+import { toMicros } from "../values/timestamp.ts";
 import { arrowSchema, arrowType } from "./arrow_types.ts";
 
 /**
@@ -369,8 +372,6 @@ function buildBools(values: unknown[], common: Common, path: string): Built {
   return { data: makeData({ type: new arrow.Bool(), ...common, data: out }), stats: { kind: "leaf", nullCount: common.nullCount } };
 }
 
-const DAY_MS = 86_400_000;
-
 function buildDates(values: unknown[], common: Common, path: string): Built {
   const out = new Int32Array(values.length);
   let min = Infinity;
@@ -391,19 +392,6 @@ function buildDates(values: unknown[], common: Common, path: string): Built {
   };
 }
 
-function toDays(v: unknown): number | undefined {
-  if (typeof v === "number") return Number.isInteger(v) ? v : undefined;
-  if (v instanceof Date) {
-    const t = v.getTime();
-    return Number.isNaN(t) ? undefined : Math.floor(t / DAY_MS);
-  }
-  if (typeof v === "string" && /^[+-]?\d{4,6}-\d{2}-\d{2}$/.test(v)) {
-    const t = Date.parse(`${v}T00:00:00Z`);
-    return Number.isNaN(t) ? undefined : Math.floor(t / DAY_MS);
-  }
-  return undefined;
-}
-
 function buildTimestamps(values: unknown[], common: Common, path: string): Built {
   const out = new BigInt64Array(values.length);
   let min: bigint | undefined;
@@ -421,33 +409,6 @@ function buildTimestamps(values: unknown[], common: Common, path: string): Built
     data: makeData({ type: new arrow.Timestamp(arrow.TimeUnit.MICROSECOND, "UTC"), ...common, data: out }),
     stats: leaf(common.nullCount, min, max),
   };
-}
-
-/** Microseconds since the epoch of a timestamp value, or `undefined` when it is not one. */
-export function toMicros(v: unknown): bigint | undefined {
-  if (typeof v === "bigint") return v;
-  if (v instanceof Date) {
-    const t = v.getTime();
-    return Number.isNaN(t) ? undefined : BigInt(t) * 1000n;
-  }
-  if (typeof v === "string") {
-    // Fast path for the publisher's `YYYY-MM-DD HH:MM:SS` (UTC).
-    if (v.length === 19 && v.charCodeAt(10) === 32 && v.charCodeAt(4) === 45 && v.charCodeAt(13) === 58) {
-      const [y, mo, d, h, mi, s] = [+v.slice(0, 4), +v.slice(5, 7) - 1, +v.slice(8, 10), +v.slice(11, 13), +v.slice(14, 16), +v.slice(17, 19)];
-      const ms = Date.UTC(y, mo, d, h, mi, s);
-      const t = new Date(ms);
-      // Date.UTC rolls 2024-02-30 over to March: such a value is not a timestamp.
-      if (t.getUTCDate() === d && t.getUTCMonth() === mo && t.getUTCHours() === h && t.getUTCMinutes() === mi && t.getUTCSeconds() === s) return BigInt(ms) * 1000n;
-      return undefined;
-    }
-    const m = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$/.exec(v.trim());
-    if (!m) return undefined;
-    const ms = Date.parse(`${m[1]}T${m[2]}${m[4] ?? "Z"}`);
-    if (Number.isNaN(ms)) return undefined;
-    const frac = (m[3] ?? "").padEnd(6, "0").slice(0, 6);
-    return BigInt(ms) * 1000n + BigInt(frac || "0");
-  }
-  return undefined;
 }
 
 function buildDecimals(values: unknown[], common: Common, path: string, precision: number, scale: number): Built {
@@ -474,24 +435,6 @@ function buildDecimals(values: unknown[], common: Common, path: string, precisio
     data: makeData({ type: new arrow.Decimal(scale, precision, 128), ...common, data: out }),
     stats: leaf(common.nullCount, min, max),
   };
-}
-
-/** The unscaled integer of a decimal value at `scale`, or `undefined` if it is not exact. */
-function toUnscaled(v: unknown, scale: number): bigint | undefined {
-  if (typeof v === "bigint") return v * 10n ** BigInt(scale);
-  let s: string;
-  if (typeof v === "number") {
-    if (!Number.isFinite(v)) return undefined;
-    s = v.toFixed(scale);
-  } else if (typeof v === "string") s = v.trim();
-  else return undefined;
-  const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(s);
-  if (!m || (m[2] === "" && !m[3])) return undefined;
-  const frac = m[3] ?? "";
-  if (frac.length > scale && /[^0]/.test(frac.slice(scale))) return undefined;
-  const digits = (m[2] || "0") + frac.slice(0, scale).padEnd(scale, "0");
-  const n = BigInt(digits);
-  return m[1] === "-" ? -n : n;
 }
 
 function mapEntries(v: unknown, path: string): Iterable<[unknown, unknown]> {

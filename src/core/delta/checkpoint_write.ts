@@ -1,9 +1,11 @@
-import { NotFoundError, type ObjectStore } from "../../ports/object_store.ts";
+import type { ObjectStore } from "../../ports/object_store.ts";
 import { rowsToArrow } from "../arrow/rows_to_arrow.ts";
 import { writeParquet } from "../parquet/parquet.ts";
-import { checkpointKey, LAST_CHECKPOINT } from "./log_paths.ts";
-import { array, field, map, struct, type StructType } from "./schema.ts";
+import { array, field, map, struct, type StructType } from "../schema/schema.ts";
+import { readLastCheckpointVersion, writeLastCheckpoint } from "./last_checkpoint.ts";
+import { checkpointKey } from "./log_paths.ts";
 import type { Snapshot } from "./snapshot.ts";
+import { DELETED_FILE_RETENTION_DURATION } from "./table_properties.ts";
 
 const strMap = map("string", "string");
 const f = (name: string, type: Parameters<typeof field>[1]) => field(name, type, true);
@@ -48,11 +50,12 @@ export interface CheckpointOptions {
 
 /**
  * Writes a classic single-file checkpoint of `snapshot` and points `_last_checkpoint` at
- * it. Tombstones older than `delta.deletedFileRetentionDuration` (1 week) are dropped.
+ * it. Tombstones older than {@link DELETED_FILE_RETENTION_DURATION} (1 week) are dropped.
+ * @throws {TableError} when the table's retention property is not valid.
  */
 export async function writeCheckpoint(store: ObjectStore, snapshot: Snapshot, options: CheckpointOptions = {}): Promise<void> {
   const now = options.now ?? Date.now();
-  const retention = parseInterval(snapshot.config("delta.deletedFileRetentionDuration", "interval 1 week"));
+  const retention = snapshot.property(DELETED_FILE_RETENTION_DURATION);
   const rows: Record<string, unknown>[] = [];
   if (snapshot.protocol) rows.push({ protocol: snapshot.protocol });
   if (snapshot.metadata) rows.push({ metaData: snapshot.metadata });
@@ -71,31 +74,5 @@ export async function writeCheckpoint(store: ObjectStore, snapshot: Snapshot, op
   // hint would still be correct, only slower to read from).
   const previous = await readLastCheckpointVersion(store);
   if (previous >= snapshot.version) return;
-  const last = { version: snapshot.version, size: rows.length, sizeInBytes: bytes.length, numOfAddFiles: snapshot.files.size };
-  await store.put(LAST_CHECKPOINT, new TextEncoder().encode(JSON.stringify(last)));
-}
-
-const UNIT_MS: Record<string, number> = {
-  millisecond: 1, second: 1000, minute: 60_000, hour: 3_600_000, day: 86_400_000, week: 604_800_000,
-};
-
-/**
- * Parses a Delta interval setting such as `interval 30 days`.
- * @throws {RangeError} naming the value when it is not an interval.
- */
-export function parseInterval(s: string): number {
-  const m = /^\s*(?:interval\s+)?(\d+)\s+(millisecond|second|minute|hour|day|week)s?\s*$/i.exec(s);
-  if (!m) throw new RangeError(`Expected an interval like 'interval 30 days': got '${s}'`);
-  return Number(m[1]) * UNIT_MS[m[2]!.toLowerCase()]!;
-}
-
-/** The version `_last_checkpoint` names, or -1 when there is none (or it is unreadable). */
-export async function readLastCheckpointVersion(store: ObjectStore): Promise<number> {
-  try {
-    const last = JSON.parse(new TextDecoder().decode(await store.get(LAST_CHECKPOINT))) as { version?: unknown };
-    return typeof last.version === "number" ? last.version : -1;
-  } catch (err) {
-    if (err instanceof NotFoundError || err instanceof SyntaxError) return -1;
-    throw err;
-  }
+  await writeLastCheckpoint(store, { version: snapshot.version, size: rows.length, sizeInBytes: bytes.length, numOfAddFiles: snapshot.files.size });
 }

@@ -1,8 +1,12 @@
+import { type Clock, systemClock } from "../../ports/clock.ts";
 import type { ObjectStore } from "../../ports/object_store.ts";
+import { POLICIES } from "../retry/policies.ts";
+import { retry } from "../retry/retry.ts";
 import { type Action, encodeCommit } from "./actions.ts";
-import { ConcurrentDeleteReadError, ConcurrentTransactionError, MetadataChangedError } from "./errors.ts";
+import { ConcurrentDeleteReadError, ConcurrentTransactionError, MetadataChangedError, VersionRaceLostError } from "./errors.ts";
 import { commitKey } from "./log_paths.ts";
 import { readCommit, type Snapshot } from "./snapshot.ts";
+import { VERSION } from "../../version.ts";
 
 /** What a commit is, for its commitInfo and for conflict checks. */
 export interface CommitRequest {
@@ -22,13 +26,14 @@ export interface CommitRequest {
 export interface CommitOptions {
   /** Clock in ms. @default Date.now */
   now?: () => number;
-  /** Attempts before giving up on a table that keeps moving. @default 100 */
-  maxAttempts?: number;
+  /** The clock of the retry loop (no pauses: it only times the failures). @default systemClock */
+  clock?: Clock;
   /** Called each time a race for a version is lost. */
   onRetry?: (lostVersion: number) => void;
 }
 
-export const ENGINE_INFO = "data-subscriber/0.1.0";
+/** The `engineInfo` of every commitInfo this library writes. */
+export const ENGINE_INFO = `data-subscriber/${VERSION}`;
 
 /**
  * Commits actions at the version after `snapshot`, with optimistic concurrency.
@@ -37,17 +42,19 @@ export const ENGINE_INFO = "data-subscriber/0.1.0";
  * winning commits are read and checked: a metaData or protocol change, a `txn` for one of
  * our application ids, or the removal of a file we read ends the attempt with a
  * {@link CommitConflictError}; otherwise they are applied to `snapshot` and the same
- * actions are tried at the next free version. On success the actions are applied to `snapshot` too.
+ * actions are tried at the next free version, at once ({@link POLICIES.deltaVersionRace}).
+ * On success the actions are applied to `snapshot` too.
  *
  * @returns the version committed.
  * @throws {CommitConflictError} (a subclass per cause) when a winner conflicts.
+ * @throws {RetryExhaustedError} after losing the policy's number of races (its cause a
+ *   {@link VersionRaceLostError}).
  */
 export async function commit(store: ObjectStore, snapshot: Snapshot, req: CommitRequest, options: CommitOptions = {}): Promise<number> {
   const now = options.now ?? Date.now;
   const appIds = new Set(req.actions.flatMap((a) => (a.txn ? [a.txn.appId] : [])));
   const txnId = crypto.randomUUID();
-  const maxAttempts = options.maxAttempts ?? 100;
-  for (let attempt = 1; ; attempt++) {
+  const attempt = async (): Promise<number> => {
     const version = snapshot.version + 1;
     const info: Action = {
       commitInfo: {
@@ -78,10 +85,12 @@ export async function commit(store: ObjectStore, snapshot: Snapshot, req: Commit
       checkConflicts(v, winner, appIds, req.readPaths);
       snapshot.apply(v, winner);
     }
-    if (attempt >= maxAttempts) {
-      throw new Error(`${store.url}: gave up after losing ${attempt} races for a commit version`);
-    }
-  }
+    throw new VersionRaceLostError(`${store.url}: version ${version} was committed by another writer first`, version);
+  };
+  return retry(attempt, POLICIES.deltaVersionRace, {
+    clock: options.clock ?? systemClock,
+    retriable: (err) => err instanceof VersionRaceLostError,
+  });
 }
 
 function checkConflicts(version: number, winner: readonly Action[], appIds: ReadonlySet<string>, readPaths?: ReadonlySet<string>): void {

@@ -29,6 +29,17 @@ export class ConcurrentDeleteReadError extends CommitConflictError {
   }
 }
 
+/**
+ * Another writer created the commit version this one tried: its commits were read and did
+ * not conflict, and the same actions go to the next version (the commit loop retries it).
+ */
+export class VersionRaceLostError extends Error {
+  override name = "VersionRaceLostError";
+  constructor(message: string, readonly lostVersion: number) {
+    super(message);
+  }
+}
+
 /** The table is missing, or is not a Delta table this library can read or write. */
 export class TableError extends Error {
   override name = "TableError";

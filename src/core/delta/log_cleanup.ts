@@ -1,20 +1,20 @@
 import type { ObjectStore } from "../../ports/object_store.ts";
-import { parseInterval } from "./checkpoint_write.ts";
+import { DAY_MS } from "../values/date.ts";
 import { LOG_DIR, parseLogKey } from "./log_paths.ts";
 import type { Snapshot } from "./snapshot.ts";
-
-const DAY_MS = 86_400_000;
+import { LOG_RETENTION_DURATION } from "./table_properties.ts";
 
 /**
  * Deletes log files that expired, as the protocol's "Metadata Cleanup" says: with the
- * cutoff at `now − delta.logRetentionDuration` (30 days) rounded down to UTC midnight,
+ * cutoff at `now −` {@link LOG_RETENTION_DURATION} (30 days) rounded down to UTC midnight,
  * find the newest commit not newer than the cutoff and the newest checkpoint at or before
  * it; delete the commits and checkpoints older than that checkpoint. So every version
  * from the cutoff on can still be read, and the newest checkpoint is never touched.
  * @returns the number of files deleted.
+ * @throws {TableError} when the table's retention property is not valid.
  */
 export async function cleanupExpiredLogs(store: ObjectStore, snapshot: Snapshot, now: number): Promise<number> {
-  const retention = parseInterval(snapshot.config("delta.logRetentionDuration", "interval 30 days"));
+  const retention = snapshot.property(LOG_RETENTION_DURATION);
   const cutoff = Math.floor((now - retention) / DAY_MS) * DAY_MS;
   const files: { key: string; version: number; kind: "commit" | "checkpoint"; lastModified: number }[] = [];
   for await (const meta of store.list(LOG_DIR)) {

@@ -1,6 +1,6 @@
-import { formatDecimal } from "../arrow/arrow_to_rows.ts";
-import { toMicros } from "../arrow/rows_to_arrow.ts";
-import { type DataType, decimalParts, SchemaError } from "./schema.ts";
+import { type DataType, decimalParts, SchemaError } from "../schema/schema.ts";
+import { formatDecimal } from "../values/decimal.ts";
+import { formatTimestamp, microsToMillis, toMicros } from "../values/timestamp.ts";
 
 /** The folder name Hive and Spark use for a null partition value. */
 export const NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__";
@@ -89,7 +89,7 @@ export function parsePartitionValue(type: DataType, s: string | null | undefined
     case "date": return s;
     case "timestamp": {
       const us = toMicros(s);
-      return us === undefined ? null : new Date(Number(us / 1000n));
+      return us === undefined ? null : new Date(Number(microsToMillis(us)));
     }
   }
   const dec = decimalParts(type);
@@ -100,12 +100,4 @@ export function parsePartitionValue(type: DataType, s: string | null | undefined
     return formatDecimal(neg ? -unscaled : unscaled, dec.scale);
   }
   return s;
-}
-
-/** `2024-01-02 03:04:05.123456` (sep " ") or `2024-01-02T03:04:05.123456Z`-like ISO (sep "T"). */
-export function formatTimestamp(us: bigint, sep: " " | "T"): string {
-  const ms = us / 1000n - (us % 1000n < 0n ? 1n : 0n);
-  const frac = ((us % 1_000_000n) + 1_000_000n) % 1_000_000n;
-  const iso = new Date(Number(ms)).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
-  return `${iso.slice(0, 10)}${sep}${iso.slice(11, 19)}.${String(frac).padStart(6, "0")}`;
 }

@@ -1,11 +1,12 @@
 import type { ObjectStore } from "../../ports/object_store.ts";
 import { NotFoundError } from "../../ports/object_store.ts";
 import { type Action, type Add, decodeCommit, type Metadata, type Protocol, type Remove, type Txn } from "./actions.ts";
+import { parseSchema, type StructType } from "../schema/schema.ts";
 import { readCheckpoint } from "./checkpoint_read.ts";
-import { readLastCheckpointVersion } from "./checkpoint_write.ts";
 import { TableError } from "./errors.ts";
+import { readLastCheckpointVersion } from "./last_checkpoint.ts";
 import { commitKey, LOG_DIR, pad20, parseLogKey } from "./log_paths.ts";
-import { parseSchema, type StructType } from "./schema.ts";
+import { type TableProperty, tableProperty } from "./table_properties.ts";
 
 /** Protocol versions this library reads and writes (no table features). */
 const MAX_READER = 1;
@@ -39,9 +40,12 @@ export class Snapshot {
     return this.metadata?.partitionColumns ?? [];
   }
 
-  /** The table's `configuration` value for `key`, or `fallback`. */
-  config(key: string, fallback: string): string {
-    return this.metadata?.configuration[key] ?? fallback;
+  /**
+   * The value of a table property in the table's `configuration`, or its default.
+   * @throws {TableError} when the table sets it to a value that is not valid.
+   */
+  property<T>(property: TableProperty<T>): T {
+    return tableProperty(this.metadata?.configuration, property);
   }
 
   /** Latest committed `txn.version` of an application id, or -1. */

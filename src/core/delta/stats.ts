@@ -1,6 +1,8 @@
 import type { StructStats } from "../arrow/rows_to_arrow.ts";
-import { formatDecimal } from "../arrow/arrow_to_rows.ts";
-import { type DataType, decimalParts, type StructType } from "./schema.ts";
+import { type DataType, decimalParts, type StructType } from "../schema/schema.ts";
+import { formatDate } from "../values/date.ts";
+import { formatDecimal } from "../values/decimal.ts";
+import { microsToMillis } from "../values/timestamp.ts";
 
 /** Options for the `stats` string of add actions. */
 export interface StatsOptions {
@@ -96,10 +98,10 @@ function formatStat(type: DataType, v: number | bigint | string, side: "min" | "
       return max === undefined ? undefined : JSON.stringify(max);
     }
     case "date":
-      return `"${new Date((v as number) * 86_400_000).toISOString().slice(0, 10)}"`;
+      return `"${formatDate(v as number)}"`;
     case "timestamp": {
       const us = v as bigint;
-      let ms = us / 1000n - (us % 1000n < 0n ? 1n : 0n);
+      let ms = microsToMillis(us);
       if (side === "max" && us % 1000n !== 0n) ms += 1n;
       return `"${new Date(Number(ms)).toISOString()}"`;
     }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { rowsToArrow } from "../arrow/rows_to_arrow.ts";
-import { array, decimal, field, map, struct, type StructType } from "./schema.ts";
+import { array, decimal, field, map, struct, type StructType } from "../schema/schema.ts";
 import { statsJson, truncateMax } from "./stats.ts";
 
 function stats(schema: StructType, rows: Record<string, unknown>[], numIndexedCols?: number) {

@@ -1,3 +1,4 @@
+import { getLogger } from "@logtape/logtape";
 import type { ObjectStore } from "../../ports/object_store.ts";
 import { tableToRows, type ValueOptions } from "../arrow/arrow_to_rows.ts";
 import { type BuiltBatch, rowsToArrow } from "../arrow/rows_to_arrow.ts";
@@ -8,9 +9,16 @@ import { cleanupExpiredLogs } from "./log_cleanup.ts";
 import { commit, type CommitOptions } from "./commit.ts";
 import { MetadataChangedError, TableError } from "./errors.ts";
 import { actionPathToKey, keyToActionPath, parsePartitionValue, partitionFolder, serializePartitionValue } from "./partitions.ts";
-import type { StructType } from "./schema.ts";
+import type { StructType } from "../schema/schema.ts";
 import { loadSnapshot, readCommit, Snapshot } from "./snapshot.ts";
 import { statsJson } from "./stats.ts";
+import {
+  APPEND_ONLY,
+  CHECKPOINT_INTERVAL,
+  checkTableProperties,
+  DATA_SKIPPING_NUM_INDEXED_COLS,
+  ENABLE_EXPIRED_LOG_CLEANUP,
+} from "./table_properties.ts";
 
 type Row = Readonly<Record<string, unknown>>;
 
@@ -19,7 +27,10 @@ export interface TableSpec {
   schema: StructType;
   /** @default [] */
   partitionColumns?: string[];
-  /** Table properties, e.g. `delta.checkpointInterval`. @default {} */
+  /**
+   * Table properties, e.g. `delta.checkpointInterval`; those this library honours are in
+   * `table_properties.ts` and are checked before the table is created. @default {}
+   */
   configuration?: Record<string, string>;
   name?: string;
   description?: string;
@@ -37,7 +48,7 @@ export interface WriterOptions {
   onRetry?: (lostVersion: number) => void;
   /**
    * Called when a checkpoint or log cleanup fails after a commit succeeded (the commit
-   * stands; the next checkpoint covers it). @default console.warn
+   * stands; the next checkpoint covers it). @default a WARN line on the `data-subscriber.delta` logger
    */
   onCheckpointError?: (err: unknown, version: number) => void;
 }
@@ -66,7 +77,8 @@ export interface RewriteOptions extends WriteOptions {
  *
  * Keeps a snapshot in memory and brings it up to date with the log's newer commits
  * before each write. Checkpoints every `delta.checkpointInterval` (10) versions and then
- * removes log files older than `delta.logRetentionDuration` (30 days).
+ * removes log files older than `delta.logRetentionDuration` (30 days); refuses removes
+ * when `delta.appendOnly` is set (see `table_properties.ts`).
  */
 export class DeltaTable {
   readonly store: ObjectStore;
@@ -90,11 +102,13 @@ export class DeltaTable {
    * Opens the table, creating it with `spec` if there is none. When another writer creates
    * it at the same moment, its version 0 wins and is used if the schema and partition
    * columns match.
-   * @throws {TableError} when an existing table has another schema or partitioning.
+   * @throws {TableError} when an existing table has another schema or partitioning, or
+   * when `spec` sets a table property to a value that is not valid.
    */
   static async openOrCreate(store: ObjectStore, spec: TableSpec, options: WriterOptions = {}): Promise<DeltaTable> {
     let snap = await loadSnapshot(store);
     if (!snap) {
+      checkTableProperties(spec.configuration ?? {});
       const now = (options.now ?? Date.now)();
       const protocol: Protocol = { minReaderVersion: 1, minWriterVersion: 2 };
       const metaData: Metadata = {
@@ -193,7 +207,7 @@ export class DeltaTable {
   /** Writes one data file from an Arrow batch built for {@link dataSchema}, and returns its add action. */
   async #writeFile(built: BuiltBatch, partitionValues: Record<string, string | null>): Promise<Add> {
     const codec = this.#options.codec ?? "zstd";
-    const numIndexedCols = Number(this.snapshot.config("delta.dataSkippingNumIndexedCols", "32"));
+    const numIndexedCols = this.snapshot.property(DATA_SKIPPING_NUM_INDEXED_COLS);
     const bytes = writeParquet([built.batch], { codec });
     const key = `${partitionFolder(this.snapshot.partitionColumns, partitionValues)}part-00000-${crypto.randomUUID()}-c000.${CODEC_SUFFIX[codec]}parquet`;
     await this.store.put(key, bytes);
@@ -203,7 +217,7 @@ export class DeltaTable {
       size: bytes.length,
       modificationTime: this.#now(),
       dataChange: true,
-      stats: statsJson(this.dataSchema, built.stats, built.numRows, { numIndexedCols: numIndexedCols < 0 ? Infinity : numIndexedCols }),
+      stats: statsJson(this.dataSchema, built.stats, built.numRows, { numIndexedCols }),
     };
   }
 
@@ -240,6 +254,7 @@ export class DeltaTable {
   async rewrite(replaced: readonly Add[], rows: readonly Row[], options: RewriteOptions = {}): Promise<WriteResult> {
     await this.refresh();
     if (this.#applied(options.txns)) return { version: undefined, adds: [], removes: [] };
+    if (replaced.length > 0) this.#checkRemovesAllowed();
     for (const f of replaced) {
       if (!this.snapshot.files.has(f.path)) throw new TableError(`Cannot rewrite '${f.path}': it is not a live file of ${this.store.url}`);
     }
@@ -256,8 +271,12 @@ export class DeltaTable {
     return this.commitFiles(adds, removes, { operation: "MERGE", ...options });
   }
 
-  /** Commits already written files (and removes), then checkpoints when due. */
+  /**
+   * Commits already written files (and removes), then checkpoints when due.
+   * @throws {TableError} when `removes` is not empty and the table is append-only.
+   */
   async commitFiles(adds: Add[], removes: Remove[], options: RewriteOptions & { operation: string }): Promise<WriteResult> {
+    if (removes.length > 0) this.#checkRemovesAllowed();
     const txns = (options.txns ?? []).map((t) => ({ ...t, lastUpdated: t.lastUpdated ?? this.#now() }));
     const numRows = adds.reduce((n, a) => n + (a.stats ? (JSON.parse(a.stats) as { numRecords: number }).numRecords : 0), 0);
     const commitOptions: CommitOptions = { now: this.#now.bind(this), ...(this.#options.onRetry ? { onRetry: this.#options.onRetry } : {}) };
@@ -328,20 +347,33 @@ export class DeltaTable {
     );
   }
 
+  #checkRemovesAllowed(): void {
+    if (this.snapshot.property(APPEND_ONLY)) {
+      throw new TableError(`${this.store.url} is append-only ('${APPEND_ONLY.key}' is true): a commit cannot remove files from it`);
+    }
+  }
+
   #now(): number {
     return (this.#options.now ?? Date.now)();
   }
 
   async #maybeCheckpoint(version: number): Promise<void> {
-    const interval = Number(this.snapshot.config("delta.checkpointInterval", "10"));
-    if (version === 0 || !(interval > 0) || version % interval !== 0 || this.snapshot.version !== version) return;
+    if (version === 0 || this.snapshot.version !== version) return;
     try {
+      // Inside the try: a table property that is not valid fails the checkpoint, not the commit.
+      if (version % this.snapshot.property(CHECKPOINT_INTERVAL) !== 0) return;
       await writeCheckpoint(this.store, this.snapshot, { now: this.#now() });
-      if (this.snapshot.config("delta.enableExpiredLogCleanup", "true") !== "false") {
+      if (this.snapshot.property(ENABLE_EXPIRED_LOG_CLEANUP)) {
         await cleanupExpiredLogs(this.store, this.snapshot, this.#now());
       }
     } catch (err) {
-      (this.#options.onCheckpointError ?? ((e, v) => console.warn(`Checkpoint of version ${v} failed:`, e)))(err, version);
+      (this.#options.onCheckpointError ?? logCheckpointError(this.store.url))(err, version);
     }
   }
+}
+
+/** The default report of a failed checkpoint: a WARN line through LogTape (silent until the application configures it). */
+function logCheckpointError(url: string): (err: unknown, version: number) => void {
+  return (err, version) =>
+    getLogger(["data-subscriber", "delta"]).warn("The checkpoint of {url} at version {version} failed (the commit stands): {error}", { url, version, error: String(err) });
 }

@@ -25,7 +25,8 @@
  */
 
 import { createHash } from "node:crypto";
-import type { KinesisRecord, UserRecord } from "./records.ts";
+import type { KinesisRecord } from "../../ports/record_source.ts";
+import type { UserRecord } from "./records.ts";
 
 const MAGIC = [0xf3, 0x89, 0x9a, 0xc2] as const;
 const DIGEST_SIZE = 16;

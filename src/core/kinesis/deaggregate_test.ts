@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { test } from "node:test";
 import { aggregateRecords } from "../../../tests/helpers/kpl.ts";
 import { belongsToShard, deaggregate } from "./deaggregate.ts";
-import type { KinesisRecord } from "./records.ts";
+import type { KinesisRecord } from "../../ports/record_source.ts";
 
 const encoder = new TextEncoder();
 const bytes = (text: string): Uint8Array => encoder.encode(text);

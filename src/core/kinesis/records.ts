@@ -1,24 +1,5 @@
-/** The records a Kinesis consumer handles: what GetRecords returns, and the user records inside it. @module */
-
-/**
- * One record as GetRecords (or SubscribeToShard) returns it, with its payload already
- * base64-decoded. Its data may be a KPL aggregated record holding many user records.
- */
-export interface KinesisRecord {
-  /** The record's payload. */
-  data: Uint8Array;
-  /** The partition key the producer put the record with. */
-  partitionKey: string;
-  /** The record's sequence number in its shard: a decimal string of up to 128 bits. */
-  sequenceNumber: string;
-  /** When Kinesis accepted the record, if the service said so. */
-  approximateArrivalTimestamp?: Date;
-  /**
-   * The decimal hash key that placed the record, when one is known. GetRecords never returns
-   * it; only user records inside a KPL aggregated record can carry one.
-   */
-  explicitHashKey?: string;
-}
+/** The user records a Kinesis consumer handles, inside the records GetRecords returns. @module */
+import type { KinesisRecord } from "../../ports/record_source.ts";
 
 /**
  * One user record: either a sub-record of a KPL aggregated record or, for a record that was not

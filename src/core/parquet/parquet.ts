@@ -9,13 +9,20 @@ export type Codec = "zstd" | "snappy" | "none";
 
 let ready = false;
 
-/** Loads the parquet-wasm module once; every function here calls it first. */
-export function initParquet(): void {
+/**
+ * Loads the parquet-wasm module, once: from `wasm` when given (a compiled binary hands in
+ * the bytes it embeds, see src/bin.ts), else from the parquet-wasm package in
+ * node_modules. Every function here calls it first, so calling it is only needed to hand
+ * in the bytes, and that must happen before the first Parquet file is read or written.
+ * Later calls change nothing.
+ *
+ * @param wasm the bytes of `parquet-wasm/esm/parquet_wasm_bg.wasm`.
+ * @throws {Error} when no module is given and the package's file cannot be found.
+ */
+export function initParquet(wasm?: Uint8Array): void {
   if (ready) return;
-  // A compiled binary carries the module and says where (src/bin.ts); else node_modules has it.
-  const embedded = (globalThis as { __DS_EMBEDDED?: { parquetWasm?: string } }).__DS_EMBEDDED?.parquetWasm;
-  const wasm = fs.readFileSync(embedded ?? createRequire(import.meta.url).resolve("parquet-wasm/esm/parquet_wasm_bg.wasm"));
-  pq.initSync({ module: wasm });
+  const bytes = wasm ?? fs.readFileSync(createRequire(import.meta.url).resolve("parquet-wasm/esm/parquet_wasm_bg.wasm"));
+  pq.initSync({ module: bytes });
   ready = true;
 }
 

@@ -1,14 +1,30 @@
 import * as v from "valibot";
 import { compileCheck } from "./fast_check.ts";
-import { toMicros } from "../core/arrow/rows_to_arrow.ts";
+import { toMicros } from "../../core/values/timestamp.ts";
 
 /** `YYYY-MM-DD HH:MM:SS` as the publisher writes it; ISO-8601 with `T`, fractions and a zone also pass. */
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$/;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
+/** The largest value of a Delta `integer` (32-bit) column. */
+export const INT32_MAX = 2_147_483_647;
+const INT32_MIN = -2_147_483_648;
+
 const str = v.nullish(v.string());
-const num = v.nullish(v.number());
-const int = v.nullish(v.pipe(v.number(), v.integer("expected an integer")));
+/** A double column: JSON's `1e309` parses as Infinity, which no table can hold. */
+const num = v.nullish(v.pipe(v.number(), v.check((n: number) => Number.isFinite(n), "expected a finite number (not ±Infinity)")));
+/** An integer column (32 bits). */
+const int = v.nullish(v.pipe(
+  v.number(),
+  v.integer("expected an integer"),
+  v.check((n) => n >= INT32_MIN && n <= INT32_MAX, `expected a 32-bit integer, from ${INT32_MIN} to ${INT32_MAX}`),
+));
+/** A quantity: what stock is taken by, so never zero or negative (a negative one would add stock). */
+const quantity = v.nullish(v.pipe(
+  v.number(),
+  v.integer("expected an integer quantity"),
+  v.check((n) => n > 0 && n <= INT32_MAX, `expected a quantity from 1 to ${INT32_MAX}`),
+));
 const timestamp = v.nullish(v.pipe(
   v.string(),
   v.regex(TIMESTAMP, "expected a timestamp 'YYYY-MM-DD HH:MM:SS'"),
@@ -19,7 +35,7 @@ const required = (what: string) => v.pipe(v.string(`expected ${what} as a string
 const PackageSchema = v.object({
   package_id: str,
   subpackage_id: int,
-  quantity: int,
+  quantity,
   weight: num,
   volume: num,
 });
@@ -28,7 +44,7 @@ const ItemSchema = v.object({
   product_id: str,
   product_name: str,
   price: num,
-  quantity: int,
+  quantity,
   packages: v.nullish(v.array(v.nullable(PackageSchema))),
 });
 
@@ -110,5 +126,13 @@ export function decodeOrderEvent(data: Uint8Array): Decoded {
   if (res.success) return { ok: true, event: res.output };
   const issue = res.issues[0];
   const path = v.getDotPath(issue) ?? "<root>";
-  return { ok: false, reason: `${path}: ${issue.message}` };
+  // A type mismatch's message already says what was received; a failed check's does not.
+  return { ok: false, reason: issue.kind === "validation" ? `${path}: ${issue.message}: got ${describe(issue.input)}` : `${path}: ${issue.message}` };
+}
+
+/** A value as it appeared in the record, short enough for a reason column. */
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  const text = typeof value === "number" && !Number.isFinite(value) ? String(value) : JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }

@@ -1,4 +1,4 @@
-import { field, struct } from "../../core/delta/schema.ts";
+import { field, struct } from "../../core/schema/schema.ts";
 import type { TableSpec } from "../../core/delta/table.ts";
 
 /**

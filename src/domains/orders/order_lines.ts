@@ -1,5 +1,5 @@
-import { toMicros } from "../../core/arrow/rows_to_arrow.ts";
-import type { OrderEvent } from "../order_event.ts";
+import { toMicros } from "../../core/values/timestamp.ts";
+import type { OrderEvent } from "./order_event.ts";
 
 /** One row of orders_items: an item × one of its packages; `status` is set once the stock is decided. */
 export interface OrderLine {

@@ -1,5 +1,6 @@
 /**
  * Delta table schemas, in the JSON shape the protocol stores in `metaData.schemaString`.
+ * Imports nothing: the Arrow conversion and the Delta log both build on it.
  * @module
  */
 

@@ -1,0 +1,58 @@
+import type { RetryPolicy } from "./retry.ts";
+
+/**
+ * Every retry policy of the program, with the reason for its numbers. A retry site names
+ * one of these; nothing else chooses attempts or delays.
+ */
+export const POLICIES = {
+  /**
+   * A batch's table commits failed for a reason other than a lost race (S3 errors, a file
+   * that could not be built). 5 attempts from 0.5 s doubling to 30 s span about a minute:
+   * long enough for a blip, short enough that a batch that cannot be written is reported
+   * (and its intent kept for the next run) instead of hiding behind retries.
+   */
+  batchCommit: { name: "batch-commit", attempts: 5, initialDelayMs: 500, maxDelayMs: 30_000 },
+  /**
+   * A prepare step (the package_table MERGE) lost its files or its version to another
+   * writer and is computed again. Each attempt reads the winners first, so progress is
+   * made; 20 attempts from 50 ms doubling to 2 s outlast a handful of instances committing
+   * to the same small table, and the jitter keeps them from colliding again in step.
+   */
+  prepareConflict: { name: "prepare-conflict", attempts: 20, initialDelayMs: 50, maxDelayMs: 2_000 },
+  /**
+   * A table commit met another writer's commit of some of the same shards (a replay by the
+   * shard's new owner): those shards are dropped and the rest written again. Each round
+   * removes at least one shard, so a few attempts suffice; no pause is needed.
+   */
+  tableTxnConflict: { name: "table-txn-conflict", attempts: 10, initialDelayMs: 0, maxDelayMs: 0, jitter: 0 },
+  /**
+   * A Delta commit lost the race for a version: the winners are read and checked and the
+   * same files tried at the next version. No pause (the winners were read, the next
+   * version is free unless yet another writer is faster); 100 attempts before a table that
+   * never stops moving is reported.
+   */
+  deltaVersionRace: { name: "delta-version-race", attempts: 100, initialDelayMs: 0, maxDelayMs: 0, jitter: 0 },
+  /**
+   * GetRecords throttled (over 5 calls/s or 2 MiB/s per shard, shared by every consumer)
+   * or failed on the network or a 5xx: from 1 s, as the Kinesis documentation advises,
+   * doubling to 10 s, ±50 %, for ever (an outage is waited out; the iterator lives 5 min
+   * and is acquired again when it expired).
+   */
+  kinesisRead: { name: "kinesis-read", attempts: Infinity, initialDelayMs: 1_000, maxDelayMs: 10_000 },
+  /**
+   * PutRecords returned records that failed (throttled shards): those are put again, from
+   * 50 ms doubling to 2 s, 20 attempts (about 30 s) before the producer gives up.
+   */
+  putRecords: { name: "put-records", attempts: 20, initialDelayMs: 50, maxDelayMs: 2_000 },
+  /**
+   * A shard state write lost its compare-and-swap: the object is read again and, while the
+   * lease is still ours (a renewal raced with an intent), written again at once. Three
+   * re-reads; after that the lease is treated as lost.
+   */
+  shardStateCas: { name: "shard-state-cas", attempts: 4, initialDelayMs: 0, maxDelayMs: 0, jitter: 0 },
+  /**
+   * A local-folder commit's temporary file vanished between write and link (a concurrent
+   * cleanup of the folder): written again at once, 6 attempts.
+   */
+  localLink: { name: "local-link", attempts: 6, initialDelayMs: 0, maxDelayMs: 0, jitter: 0 },
+} as const satisfies Record<string, RetryPolicy>;

@@ -1,0 +1,29 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { formatTimestamp, microsToMillis, toMicros } from "./timestamp.ts";
+
+test("toMicros reads the publisher's format, ISO-8601 with fractions and zones, Dates and bigints", () => {
+  assert.equal(toMicros("2024-01-02 03:04:05"), 1_704_164_645_000_000n);
+  assert.equal(toMicros("2024-01-02T03:04:05.123456789Z"), 1_704_164_645_123_456n);
+  assert.equal(toMicros("2024-01-02T05:04:05.5+02:00"), 1_704_164_645_500_000n);
+  assert.equal(toMicros(new Date(Date.UTC(2024, 0, 2, 3, 4, 5))), 1_704_164_645_000_000n);
+  assert.equal(toMicros(42n), 42n);
+});
+
+test("toMicros refuses days and times that do not exist, and what is not a timestamp", () => {
+  for (const v of ["2024-02-30 00:00:00", "2024-02-30T00:00:00Z", "2023-02-29T12:00:00", "2024-01-01 25:00:00", "yesterday", 17, null]) {
+    assert.equal(toMicros(v), undefined, String(v));
+  }
+  assert.equal(toMicros("2024-02-29T12:00:00"), 1_709_208_000_000_000n);
+});
+
+test("microsToMillis rounds towards the past, before 1970 too", () => {
+  assert.equal(microsToMillis(1_999n), 1n);
+  assert.equal(microsToMillis(-1n), -1n);
+  assert.equal(microsToMillis(-1_000n), -1n);
+});
+
+test("formatTimestamp writes six fraction digits in UTC", () => {
+  assert.equal(formatTimestamp(1_704_164_645_000_001n, " "), "2024-01-02 03:04:05.000001");
+  assert.equal(formatTimestamp(-1n, "T"), "1969-12-31T23:59:59.999999");
+});

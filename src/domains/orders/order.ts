@@ -1,0 +1,30 @@
+import type { BatchPart } from "../../engine/domain.ts";
+import type { OrderEvent } from "./order_event.ts";
+import { groupKey, type OrderLine } from "./order_lines.ts";
+
+/** An order event with its item × package lines, as decoded once per record. */
+export interface Order {
+  event: OrderEvent;
+  lines: OrderLine[];
+}
+
+/** The package groups (see {@link groupKey}) whose stock a batch's MERGE decremented. */
+export type Reserved = ReadonlySet<string>;
+
+/** Orders of a part with at least one line, all of whose lines' groups were reserved. */
+export function ordersFullyReserved(part: BatchPart<Order, Reserved>): Set<string> {
+  const out = new Set<string>();
+  for (const o of part.values) {
+    if (o.lines.length === 0) continue;
+    let all = true;
+    for (const l of o.lines) {
+      const key = groupKey(l.package_id, l.subpackage_id);
+      if (key === undefined || !part.decision.has(key)) {
+        all = false;
+        break;
+      }
+    }
+    if (all) out.add(o.event.order_id);
+  }
+  return out;
+}

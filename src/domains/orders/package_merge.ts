@@ -1,0 +1,86 @@
+import type { Add } from "../../core/delta/actions.ts";
+import type { DeltaTable } from "../../core/delta/table.ts";
+import type { PrepareStep, PreparedChange } from "../../engine/domain.ts";
+import type { Order, Reserved } from "./order.ts";
+import { type PackageRow, reserveStock } from "./reservation.ts";
+
+/**
+ * The package_table MERGE as the order domain's prepare step: per batch, the demand of its
+ * order lines per package group is taken from stock where it suffices (see
+ * `reservation.ts`), as one copy-on-write commit that rewrites only the files holding a
+ * changed row. The reserved groups are recorded in the commit's
+ * `operationParameters.reserved`, so a replay gives the order items the statuses that
+ * match the stock actually taken.
+ */
+export class PackageMerge implements PrepareStep<Order, Reserved> {
+  readonly table = "package_table";
+  readonly empty: Reserved = new Set<string>();
+  /** Rows per live data file, so a batch reads only files it has not seen. */
+  readonly #rows = new Map<string, PackageRow[]>();
+
+  missingTable(url: string): string {
+    return `package_table does not exist at ${url}: it holds the stock the orders take, so it must be ` +
+      `loaded first (data-subscriber tables init-packages --from packages.json)`;
+  }
+
+  async decide(values: readonly Order[], table: DeltaTable): Promise<PreparedChange<Reserved>> {
+    const lines = values.flatMap((o) => o.lines);
+    const files = [...table.snapshot.files.values()];
+    // Forget files the table no longer holds (replaced by this or another writer).
+    for (const path of this.#rows.keys()) if (!table.snapshot.files.has(path)) this.#rows.delete(path);
+    const byFile = await Promise.all(files.map(async (f) => ({ file: f, rows: await this.#rowsOf(table, f) })));
+    const res = reserveStock(byFile.flatMap((f) => f.rows), lines);
+    // Rewrite only the files holding a changed row.
+    let k = 0;
+    const replaced: Add[] = [];
+    const rows: PackageRow[] = [];
+    for (const f of byFile) {
+      const after = res.rows.slice(k, k + f.rows.length);
+      k += f.rows.length;
+      if (after.some((r, i) => r !== f.rows[i])) {
+        replaced.push(f.file);
+        rows.push(...after);
+      }
+    }
+    return {
+      decision: res.reserved,
+      replaced,
+      rows,
+      operation: "MERGE",
+      operationParameters: {
+        predicate: "target.package_id = source.package_id AND target.subpackage_id = source.subpackage_id",
+        matchedPredicates: JSON.stringify([{ actionType: "update", predicate: "target.stock_quantity >= source.items_quantity" }]),
+        notMatchedPredicates: "[]",
+        reserved: JSON.stringify([...res.reserved]),
+      },
+      operationMetrics: {
+        numSourceRows: String(lines.length),
+        numTargetRowsUpdated: String(res.changed),
+        numTargetRowsCopied: String(rows.length - res.changed),
+        numTargetFilesRemoved: String(replaced.length),
+        numTargetFilesAdded: String(rows.length > 0 ? 1 : 0),
+        numStockUnitsTaken: String(res.units),
+      },
+    };
+  }
+
+  readBack(operationParameters: Record<string, string>): Reserved {
+    const reserved = operationParameters.reserved;
+    if (reserved === undefined) {
+      throw new Error(
+        "package_table's commit of this batch records no reservation (operationParameters.reserved); " +
+          "cannot give the replayed order items the statuses they were given",
+      );
+    }
+    return new Set(JSON.parse(reserved) as string[]);
+  }
+
+  async #rowsOf(table: DeltaTable, file: Add): Promise<PackageRow[]> {
+    let rows = this.#rows.get(file.path);
+    if (!rows) {
+      rows = (await table.readRows([file])) as PackageRow[];
+      this.#rows.set(file.path, rows);
+    }
+    return rows;
+  }
+}

@@ -1,0 +1,33 @@
+import type { UserRecord } from "../core/kinesis/records.ts";
+
+/** One shard's part of a batch handed to the sink. */
+export interface CommitShard {
+  shardId: string;
+  /** The `txn.appId` of this shard in every table commit: `<app>/<stream>/<shardId>`. */
+  appId: string;
+  /** The `txn.version`: the shard's batch number. A table already at it holds these records. */
+  batch: number;
+  records: UserRecord[];
+}
+
+/** A batch as the sink sees it: the shards' records, each shard with its txn. */
+export interface CommitBatch {
+  shards: CommitShard[];
+  /** A replay of an intent found on taking a shard (a crash, or a lost lease, mid-batch). */
+  replay: boolean;
+  /** Wall-clock time of the batch, ms; the same on every replay of it. */
+  wallMs: number;
+}
+
+/**
+ * Writes a batch to the tables. The exactly-once protocol relies on:
+ * - idempotence per shard txn: a table whose txn for a shard's appId is already at
+ *   `batch` gets nothing of that shard, so a replayed batch lands once;
+ * - all or nothing before the first commit: when anything fails before the first table
+ *   commit, no table changed;
+ * - determinism: a replay writes the same rows (given the same records and `wallMs`) as
+ *   the first attempt did, for every table it still has to write.
+ */
+export interface BatchSink {
+  commit(batch: CommitBatch): Promise<void>;
+}

@@ -1,0 +1,302 @@
+import type { Add, Remove, Txn } from "../core/delta/actions.ts";
+import { ConcurrentDeleteReadError, ConcurrentTransactionError, TableError } from "../core/delta/errors.ts";
+import { DeltaTable, type WriterOptions } from "../core/delta/table.ts";
+import { POLICIES } from "../core/retry/policies.ts";
+import { retry } from "../core/retry/retry.ts";
+import type { Clock } from "../ports/clock.ts";
+import type { ObjectStore } from "../ports/object_store.ts";
+import { noteGarbage } from "../util/collect_garbage.ts";
+import type { BatchSink, CommitBatch, CommitShard } from "./batch_sink.ts";
+import type { BatchPart, Domain, DomainTable } from "./domain.ts";
+import type { FaultHook } from "./fault_point.ts";
+import { QUARANTINE_TABLE, quarantineRows, type Rejected } from "./quarantine_table.ts";
+
+const OUTSIDE_SHARD =
+  "KPL sub-record whose hash key lies outside this shard's range (aggregated before a reshard): " +
+  "the KPL puts it again to the shard that owns it, where it is processed; kept here so it is not counted twice";
+
+/** What the sink reports; telemetry logs and counts it. */
+export interface SinkEvents {
+  /** A table's part of a batch was committed. */
+  tableCommitted?(table: string, rows: number, ms: number): void;
+  /** A table already held some shards of a batch (a replay, or another worker's): they were left out. */
+  tableSkipped?(table: string, shards: string[]): void;
+  /** A commit met a conflicting concurrent commit and is computed again. */
+  conflict?(table: string, err: Error, attempt: number): void;
+  /** A commit lost the race for a version and was tried at the next one. */
+  versionRaceLost?(table: string, version: number): void;
+  /** A Delta checkpoint (or log cleanup) failed after its commit succeeded. */
+  checkpointFailed?(table: string, version: number, err: unknown): void;
+}
+
+export interface DeltaSinkOptions {
+  stream: string;
+  clock: Clock;
+  writer?: Omit<WriterOptions, "now" | "onRetry" | "onCheckpointError">;
+  /** Random numbers for retry jitter. @default Math.random */
+  random?: () => number;
+  fault?: FaultHook;
+  events?: SinkEvents;
+}
+
+/** One shard of a batch, decoded. */
+interface DecodedShard<V> extends CommitShard {
+  values: V[];
+  rejected: Rejected[];
+}
+
+/** A table's files for a batch, written and not yet committed. */
+interface PendingTable {
+  name: string;
+  table: DeltaTable;
+  adds: Add[];
+  removes: Remove[];
+  txns: Txn[];
+  rows: number;
+  /** commitInfo of a prepare step's commit (appends are `WRITE`). */
+  info?: { operation: string; operationParameters: Record<string, string>; operationMetrics: Record<string, string> };
+}
+
+/**
+ * The generic Delta sink: writes each batch of a domain's records to its tables, exactly
+ * once per shard txn. Per batch:
+ *
+ * 1. every record is decoded by the domain; what it refuses goes to the quarantine table;
+ * 2. the prepare step (if any) decides against its table, or, for shards its table already
+ *    holds, reads its recorded decision back;
+ * 3. every table's data files are written — for the shards that table does not hold yet —
+ *    before anything is committed, so a batch that cannot be built commits nothing;
+ * 4. the prepare step's table is committed, then each other table, every commit carrying
+ *    the `txn` of each shard it holds.
+ *
+ * A prepare commit that meets a concurrent change of the files it read, or another
+ * writer's txn for one of its shards, starts the batch again from 2. An append that meets
+ * another writer's txn drops the shards that writer committed and writes the rest.
+ */
+export class DeltaSink<V, D> implements BatchSink {
+  readonly #domain: Domain<V, D>;
+  readonly #tables: Map<string, DeltaTable>;
+  readonly #prepared: DeltaTable | undefined;
+  readonly #opts: DeltaSinkOptions;
+  readonly #appends: readonly DomainTable<V, D>[];
+  /** Decisions read back from the prepare table, per `appId@version`. */
+  readonly #readBack = new Map<string, D>();
+
+  private constructor(domain: Domain<V, D>, tables: Map<string, DeltaTable>, prepared: DeltaTable | undefined, options: DeltaSinkOptions) {
+    this.#domain = domain;
+    this.#tables = tables;
+    this.#prepared = prepared;
+    this.#opts = options;
+    this.#appends = domain.tables;
+  }
+
+  /**
+   * Opens the domain's tables and the quarantine table, creating those that are missing.
+   * @param stores one store per table name, rooted at the table's folder.
+   * @throws {TableError} when a table has no location, or the prepare step's table is missing.
+   */
+  static async open<V, D>(domain: Domain<V, D>, stores: Readonly<Record<string, ObjectStore>>, options: DeltaSinkOptions): Promise<DeltaSink<V, D>> {
+    const writer = (name: string): WriterOptions => ({
+      ...options.writer,
+      now: () => options.clock.wallMs(),
+      onRetry: (version) => options.events?.versionRaceLost?.(name, version),
+      onCheckpointError: (err, version) => options.events?.checkpointFailed?.(name, version, err),
+    });
+    const storeOf = (name: string): ObjectStore => {
+      const store = stores[name];
+      if (!store) throw new TableError(`No location configured for the ${name} table of the ${domain.name} domain`);
+      return store;
+    };
+    const tables = new Map<string, DeltaTable>();
+    for (const t of [...domain.tables, QUARANTINE_TABLE]) {
+      tables.set(t.name, await DeltaTable.openOrCreate(storeOf(t.name), t.spec, writer(t.name)));
+    }
+    let prepared: DeltaTable | undefined;
+    if (domain.prepare) {
+      const store = storeOf(domain.prepare.table);
+      try {
+        prepared = await DeltaTable.open(store, writer(domain.prepare.table));
+      } catch (err) {
+        if (!(err instanceof TableError)) throw err;
+        throw new TableError(domain.prepare.missingTable(store.url), { cause: err });
+      }
+      tables.set(domain.prepare.table, prepared);
+    }
+    return new DeltaSink(domain, tables, prepared, options);
+  }
+
+  /** A table by name (the domain's, the prepare step's, or `quarantine`). */
+  table(name: string): DeltaTable | undefined {
+    return this.#tables.get(name);
+  }
+
+  get tableNames(): string[] {
+    return [...this.#tables.keys()];
+  }
+
+  async commit(batch: CommitBatch): Promise<void> {
+    const shards = batch.shards.map((s) => this.#decode(s));
+    const batchTime = BigInt(batch.wallMs) * 1000n;
+    await retry(() => this.#attempt(shards, batchTime), POLICIES.prepareConflict, {
+      clock: this.#opts.clock,
+      ...(this.#opts.random ? { random: this.#opts.random } : {}),
+      retriable: isPrepareConflict,
+      onRetry: (e) => this.#opts.events?.conflict?.(this.#domain.prepare?.table ?? "?", e.error as Error, e.attempt),
+    });
+    // The batch's records, parsed values and rows are garbage now: several times its bytes.
+    noteGarbage(4 * batch.shards.reduce((n, s) => n + s.records.reduce((m, r) => m + r.data.length, 0), 0));
+  }
+
+  #decode(shard: CommitShard): DecodedShard<V> {
+    const values: V[] = [];
+    const rejected: Rejected[] = [];
+    for (const record of shard.records) {
+      if (record.outsideShard) {
+        rejected.push({ shardId: shard.shardId, record, reason: OUTSIDE_SHARD });
+        continue;
+      }
+      const d = this.#domain.decode(record);
+      if (d.ok) values.push(d.value);
+      else rejected.push({ shardId: shard.shardId, record, reason: d.reason });
+    }
+    return { ...shard, values, rejected };
+  }
+
+  async #attempt(shards: DecodedShard<V>[], batchTime: bigint): Promise<void> {
+    const fault = this.#opts.fault;
+    // 1. The prepare step: decisions per shard, and its table's files.
+    const decisions = new Map<string, D>();
+    let prepared: PendingTable | undefined;
+    const step = this.#domain.prepare;
+    if (step && this.#prepared) {
+      const table = this.#prepared;
+      await table.refresh();
+      const fresh = this.#missingFrom(table, step.table, shards);
+      for (const s of shards) if (!fresh.includes(s)) decisions.set(s.shardId, await this.#decisionOf(table, s));
+      const values = fresh.flatMap((s) => s.values);
+      if (values.length > 0) {
+        const change = await step.decide(values, table);
+        for (const s of fresh) decisions.set(s.shardId, change.decision);
+        const adds = change.rows.length > 0 ? await table.writeFiles(change.rows) : [];
+        const now = this.#opts.clock.wallMs();
+        const removes: Remove[] = change.replaced.map((f) => ({
+          path: f.path,
+          deletionTimestamp: now,
+          dataChange: true,
+          extendedFileMetadata: true,
+          partitionValues: f.partitionValues,
+          size: f.size,
+        }));
+        if (adds.length > 0 || removes.length > 0) {
+          prepared = {
+            name: step.table, table, adds, removes, txns: txnsOf(fresh), rows: change.rows.length,
+            info: { operation: change.operation, operationParameters: change.operationParameters, operationMetrics: change.operationMetrics },
+          };
+        }
+      } else {
+        for (const s of fresh) decisions.set(s.shardId, step.empty);
+      }
+    }
+    // 2. Every table's files, before any commit.
+    const pending: PendingTable[] = [];
+    for (const t of this.#allAppends()) {
+      const p = await this.#build(t, shards, decisions, batchTime);
+      if (p) pending.push(p);
+    }
+    await fault?.("after-files");
+    // 3. The prepare step's table: a conflict here starts the batch again (the caller's retry).
+    if (prepared) {
+      const started = this.#opts.clock.monoMs();
+      await prepared.table.commitFiles(prepared.adds, prepared.removes, { txns: prepared.txns, ...prepared.info! });
+      this.#opts.events?.tableCommitted?.(prepared.name, prepared.rows, this.#opts.clock.monoMs() - started);
+      await fault?.("after-prepare");
+    }
+    // 4. The appends, one table at a time.
+    for (const [i, p] of pending.entries()) {
+      await this.#commitAppend(p, shards, decisions, batchTime);
+      if (i < pending.length - 1) await fault?.("between-tables");
+    }
+  }
+
+  /** The domain's tables, then quarantine (its rows come from the refused records, not from `rows`). */
+  #allAppends(): DomainTable<V, D>[] {
+    return [...this.#appends, { ...QUARANTINE_TABLE, rows: () => [] }];
+  }
+
+  /** The shards of the batch that `table` does not hold yet; reports the others. */
+  #missingFrom(table: DeltaTable, name: string, shards: DecodedShard<V>[]): DecodedShard<V>[] {
+    const fresh = shards.filter((s) => table.snapshot.txnVersion(s.appId) < s.batch);
+    if (fresh.length < shards.length) this.#opts.events?.tableSkipped?.(name, shards.filter((s) => !fresh.includes(s)).map((s) => s.shardId));
+    return fresh;
+  }
+
+  /** Writes a table's files for the shards it does not hold; undefined when it has no rows. */
+  async #build(t: DomainTable<V, D>, shards: DecodedShard<V>[], decisions: Map<string, D>, batchTime: bigint): Promise<PendingTable | undefined> {
+    const table = this.#tables.get(t.name)!;
+    await table.refresh();
+    const fresh = this.#missingFrom(table, t.name, shards);
+    if (fresh.length === 0) return undefined;
+    const rows = t.name === QUARANTINE_TABLE.name
+      ? quarantineRows(this.#opts.stream, batchTime, fresh.flatMap((s) => s.rejected))
+      : t.rows({ stream: this.#opts.stream, batchTime, parts: fresh.map((s) => this.#part(s, decisions)) });
+    if (rows.length === 0) return undefined;
+    return { name: t.name, table, adds: await table.writeFiles(rows), removes: [], txns: txnsOf(fresh), rows: rows.length };
+  }
+
+  #part(s: DecodedShard<V>, decisions: Map<string, D>): BatchPart<V, D> {
+    return { shardId: s.shardId, values: s.values, decision: (decisions.has(s.shardId) ? decisions.get(s.shardId) : this.#domain.prepare?.empty) as D };
+  }
+
+  /**
+   * Commits an append. When another writer committed some of its shards first (their new
+   * owner replaying them), those are dropped and the table's files written again without them.
+   */
+  async #commitAppend(first: PendingTable, shards: DecodedShard<V>[], decisions: Map<string, D>, batchTime: bigint): Promise<void> {
+    let p: PendingTable | undefined = first;
+    await retry(async () => {
+      if (!p) return;
+      const started = this.#opts.clock.monoMs();
+      try {
+        await p.table.commitFiles(p.adds, [], { txns: p.txns, operation: "WRITE", operationParameters: { mode: "Append", partitionBy: JSON.stringify(p.table.snapshot.partitionColumns) } });
+        this.#opts.events?.tableCommitted?.(p.name, p.rows, this.#opts.clock.monoMs() - started);
+      } catch (err) {
+        if (!(err instanceof ConcurrentTransactionError)) throw err;
+        const t = this.#allAppends().find((x) => x.name === p!.name)!;
+        p = await this.#build(t, shards, decisions, batchTime);
+        throw err;
+      }
+    }, POLICIES.tableTxnConflict, {
+      clock: this.#opts.clock,
+      retriable: (err) => err instanceof ConcurrentTransactionError,
+      onRetry: (e) => this.#opts.events?.conflict?.(first.name, e.error as Error, e.attempt),
+    });
+  }
+
+  /** The decision the prepare step recorded for a shard's batch, read from its commit. */
+  async #decisionOf(table: DeltaTable, s: CommitShard): Promise<D> {
+    const key = `${s.appId}@${s.batch}`;
+    const known = this.#readBack.get(key);
+    if (known !== undefined) return known;
+    const actions = await table.findTxnCommit(s.appId, s.batch);
+    const info = actions?.find((a) => a.commitInfo)?.commitInfo;
+    if (!actions || !info) {
+      throw new TableError(
+        `${this.#domain.prepare!.table} holds batch ${s.batch} of ${s.appId} but its commit cannot be found in the log; ` +
+          `cannot recover the decision that batch was written with`,
+      );
+    }
+    const decision = this.#domain.prepare!.readBack((info.operationParameters ?? {}) as Record<string, string>);
+    if (this.#readBack.size > 1024) this.#readBack.clear();
+    this.#readBack.set(key, decision);
+    return decision;
+  }
+}
+
+function txnsOf(shards: readonly CommitShard[]): Txn[] {
+  return shards.map((s) => ({ appId: s.appId, version: s.batch }));
+}
+
+/** A prepare commit that must be computed again: its files or one of its shards were taken by another commit. */
+function isPrepareConflict(err: unknown): boolean {
+  return err instanceof ConcurrentDeleteReadError || err instanceof ConcurrentTransactionError;
+}

@@ -1,0 +1,179 @@
+import type { Intent, ShardState } from "../core/checkpoint/shard_state.ts";
+import { comparePositions } from "../core/kinesis/position.ts";
+import type { UserRecord } from "../core/kinesis/records.ts";
+import { LeaseLostError } from "../core/lease/lease_manager.ts";
+import { POLICIES } from "../core/retry/policies.ts";
+import { retry, type RetryPolicy } from "../core/retry/retry.ts";
+import type { Clock } from "../ports/clock.ts";
+import type { BatchSink, CommitBatch } from "./batch_sink.ts";
+import type { FaultHook } from "./fault_point.ts";
+import type { Batch } from "./micro_batcher.ts";
+
+/** Where the protocol reads and writes shard states: the lease holder's compare-and-swap. */
+export interface ShardStates {
+  /** The state of a shard this worker holds, as last written or read. */
+  stateOf(shardId: string): ShardState | undefined;
+  /** Changes a held shard's state by compare-and-swap. @throws {LeaseLostError} */
+  update(shardId: string, change: (s: ShardState) => ShardState): Promise<ShardState>;
+}
+
+/** What the protocol reports; telemetry logs and counts it. */
+export interface ExactlyOnceEvents {
+  batchCommitted?(info: { records: number; bytes: number; shards: number; ms: number; trigger: Batch["trigger"] | "replay" }): void;
+  commitRetry?(err: unknown, attempt: number, delayMs: number): void;
+  replayMismatch?(shardId: string, expected: number, found: number): void;
+  /** A shard was read to its end and all of it committed. */
+  shardFinished?(shardId: string): void;
+}
+
+export interface ExactlyOnceOptions {
+  /** The `txn.appId` of a shard in every table commit. */
+  appId(shardId: string): string;
+  fault?: FaultHook;
+  events?: ExactlyOnceEvents;
+  /** Random numbers for retry jitter. @default Math.random */
+  random?: () => number;
+  /** How a batch that fails to commit is tried again. @default POLICIES.batchCommit */
+  commitPolicy?: RetryPolicy;
+}
+
+/**
+ * The exactly-once protocol: each batch is committed to the tables once, whatever point a
+ * crash or a lost lease hits.
+ *
+ * 1. **Intent.** For every shard in the batch, its state gets `intent = {batch: n+1,
+ *    first, last, records, ends, at}` by compare-and-swap, before any table is touched.
+ *    A shard whose lease was lost leaves the batch.
+ * 2. **Tables.** The sink commits the records; each table commit carries `txn(appId,
+ *    n+1)` for each shard in it, and a table that holds a shard's txn gets nothing of it.
+ * 3. **Advance.** Each shard's state moves to `batch = n+1`, `position = last`, intent
+ *    cleared (and `finished` when the shard ended in the batch).
+ *
+ * A worker that takes a shard whose state has an intent replays exactly that range first
+ * ({@link replay}), at the recorded time, so derived values come out the same. Commits run
+ * one at a time: batches and replays never interleave.
+ */
+export class ExactlyOnce {
+  readonly #states: ShardStates;
+  readonly #sink: BatchSink;
+  readonly #clock: Clock;
+  readonly #opts: ExactlyOnceOptions;
+  #lane: Promise<unknown> = Promise.resolve();
+
+  constructor(states: ShardStates, sink: BatchSink, clock: Clock, options: ExactlyOnceOptions) {
+    this.#states = states;
+    this.#sink = sink;
+    this.#clock = clock;
+    this.#opts = options;
+  }
+
+  /** Commits a batch from the micro-batcher: intents, tables, advance. */
+  commitBatch(batch: Batch): Promise<void> {
+    return this.#inLane(() => this.#commitBatch(batch));
+  }
+
+  /**
+   * Commits the records re-read for an intent found on taking a shard, as their own batch,
+   * then advances the shard past it.
+   */
+  replay(shardId: string, intent: Intent, records: UserRecord[], bytes: number): Promise<void> {
+    return this.#inLane(async () => {
+      const started = this.#clock.monoMs();
+      if (records.length !== intent.records) this.#opts.events?.replayMismatch?.(shardId, intent.records, records.length);
+      if (records.length > 0) {
+        await this.#commitWithRetry({ shards: [{ shardId, appId: this.#opts.appId(shardId), batch: intent.batch, records }], replay: true, wallMs: intent.at });
+      }
+      await this.#advance(shardId, intent);
+      this.#opts.events?.batchCommitted?.({ records: records.length, bytes, shards: 1, ms: this.#clock.monoMs() - started, trigger: "replay" });
+    });
+  }
+
+  /** Waits until every commit queued so far is done (failed or not). */
+  async idle(): Promise<void> {
+    await this.#lane.catch(() => {});
+  }
+
+  #inLane<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#lane.catch(() => {}).then(fn);
+    this.#lane = next;
+    return next;
+  }
+
+  async #commitBatch(batch: Batch): Promise<void> {
+    const started = this.#clock.monoMs();
+    const at = this.#clock.wallMs();
+    const parts: { shardId: string; intent: Intent; records: UserRecord[] }[] = [];
+    await Promise.all(batch.slices.map(async (given) => {
+      let slice = given;
+      const state = this.#states.stateOf(slice.shardId);
+      if (!state) return;
+      // Never commit a record at or before the shard's position (a late response of a
+      // reader from before a lease was lost and taken again).
+      if (state.position) {
+        const pos = state.position;
+        const fresh = slice.records.filter((r) => comparePositions(r, pos) > 0);
+        if (fresh.length !== slice.records.length) slice = { ...slice, records: fresh };
+      }
+      if (slice.records.length === 0 && !slice.ended) return;
+      const first = slice.records[0];
+      const last = slice.records.at(-1);
+      const intent: Intent = {
+        batch: slice.records.length > 0 ? state.batch + 1 : state.batch,
+        first: first ? { sequenceNumber: first.sequenceNumber, subSequenceNumber: first.subSequenceNumber } : null,
+        last: last ? { sequenceNumber: last.sequenceNumber, subSequenceNumber: last.subSequenceNumber } : null,
+        ends: slice.ended,
+        records: slice.records.length,
+        at,
+      };
+      try {
+        if (slice.records.length > 0) await this.#states.update(slice.shardId, (s) => ({ ...s, intent }));
+        parts.push({ shardId: slice.shardId, intent, records: slice.records });
+      } catch (err) {
+        if (!(err instanceof LeaseLostError)) throw err;
+      }
+    }));
+    await this.#opts.fault?.("after-intents");
+    const withRecords = parts.filter((p) => p.records.length > 0);
+    if (withRecords.length > 0) {
+      await this.#commitWithRetry({
+        shards: withRecords.map((p) => ({ shardId: p.shardId, appId: this.#opts.appId(p.shardId), batch: p.intent.batch, records: p.records })),
+        replay: false,
+        wallMs: at,
+      });
+      await this.#opts.fault?.("after-commits");
+    }
+    for (const p of parts) {
+      await this.#advance(p.shardId, p.intent);
+      if (p !== parts.at(-1)) await this.#opts.fault?.("during-checkpoint");
+    }
+    if (batch.records > 0 || parts.length > 0) {
+      this.#opts.events?.batchCommitted?.({ records: batch.records, bytes: batch.bytes, shards: parts.length, ms: this.#clock.monoMs() - started, trigger: batch.trigger });
+    }
+  }
+
+  #commitWithRetry(batch: CommitBatch): Promise<void> {
+    return retry(() => this.#sink.commit(batch), this.#opts.commitPolicy ?? POLICIES.batchCommit, {
+      clock: this.#clock,
+      ...(this.#opts.random ? { random: this.#opts.random } : {}),
+      onRetry: (e) => this.#opts.events?.commitRetry?.(e.error, e.attempt, e.delayMs),
+    });
+  }
+
+  /** Moves a shard's state past a committed intent (the table commits are done). */
+  async #advance(shardId: string, intent: Intent): Promise<void> {
+    try {
+      await this.#states.update(shardId, (s) => ({
+        ...s,
+        batch: intent.batch,
+        position: intent.last ?? s.position,
+        intent: null,
+        finished: s.finished || intent.ends,
+      }));
+    } catch (err) {
+      // The new owner replays the intent; the tables' txns make that a no-op.
+      if (err instanceof LeaseLostError) return;
+      throw err;
+    }
+    if (intent.ends) this.#opts.events?.shardFinished?.(shardId);
+  }
+}
