@@ -72,6 +72,8 @@ export async function commit(store: ObjectStore, snapshot: Snapshot, req: Commit
     const actions = [info, ...req.actions];
     if (await store.putIfAbsent(commitKey(version), encodeCommit(actions))) {
       snapshot.apply(version, actions);
+      // This commit is the newest version as of now.
+      snapshot.confirmedAt = now();
       return version;
     }
     options.onRetry?.(version);

@@ -6,7 +6,7 @@ import { readCheckpoint } from "./checkpoint_read.ts";
 import { TableError } from "./errors.ts";
 import { readLastCheckpointVersion } from "./last_checkpoint.ts";
 import { commitKey, LOG_DIR, pad20, parseLogKey } from "./log_paths.ts";
-import { type TableProperty, tableProperty } from "./table_properties.ts";
+import { LOG_RETENTION_DURATION, type TableProperty, tableProperty } from "./table_properties.ts";
 
 /** Protocol versions this library reads and writes (no table features). */
 const MAX_READER = 1;
@@ -27,6 +27,13 @@ export class Snapshot {
   readonly txns = new Map<string, Txn>();
   /** Timestamp (ms) of the newest commit applied, from its commitInfo when present. */
   lastCommitTimestamp = 0;
+  /**
+   * Wall-clock time (ms) when this snapshot was last seen to be the newest: the next
+   * version's commit file was absent. Log cleanup removes only files older than
+   * `delta.logRetentionDuration`, so within half that time an absent next version cannot
+   * have been removed: it does not exist yet.
+   */
+  confirmedAt = -Infinity;
   #schema: StructType | undefined;
 
   /** The table schema. @throws {TableError} before version 0 is applied. */
@@ -78,19 +85,54 @@ export class Snapshot {
   }
 
   /**
-   * Reads the commits after this snapshot's version and applies them.
-   * @returns the versions applied, with their actions, oldest first.
+   * Brings the snapshot to the newest version: reads the commits after its version and
+   * applies them. It never takes an absent next commit for the end of the log on trust:
+   * when the snapshot has not been confirmed as the newest for half the log retention, the
+   * next commit may have been removed by log cleanup, so the log is listed and, when newer
+   * files are there, the snapshot is loaded again from the newest checkpoint.
+   * @param now wall-clock time, ms.
+   * @returns how many versions it moved forward.
    */
-  async update(store: ObjectStore): Promise<{ version: number; actions: Action[] }[]> {
-    const applied: { version: number; actions: Action[] }[] = [];
+  async update(store: ObjectStore, now: number = Date.now()): Promise<number> {
+    const from = this.version;
     for (let v = this.version + 1; ; v++) {
       const actions = await readCommit(store, v);
-      if (!actions) break;
-      this.apply(v, actions);
-      applied.push({ version: v, actions });
+      if (actions) {
+        this.apply(v, actions);
+        continue;
+      }
+      if (v === from + 1 && now - this.confirmedAt > this.property(LOG_RETENTION_DURATION) / 2 && (await newerLogFiles(store, this.version))) {
+        const fresh = await loadSnapshot(store);
+        if (!fresh) throw new TableError(`${store.url}: the table's log vanished`);
+        this.#replaceWith(fresh);
+      }
+      break;
     }
-    return applied;
+    this.confirmedAt = now;
+    return this.version - from;
   }
+
+  #replaceWith(other: Snapshot): void {
+    if (other.version < this.version) throw new TableError(`Cannot move a snapshot back from version ${this.version} to ${other.version}`);
+    this.version = other.version;
+    this.protocol = other.protocol;
+    this.metadata = other.metadata;
+    this.#schema = undefined;
+    this.lastCommitTimestamp = other.lastCommitTimestamp;
+    for (const [target, source] of [[this.files, other.files], [this.tombstones, other.tombstones], [this.txns, other.txns]] as const) {
+      (target as Map<string, unknown>).clear();
+      for (const [k, v] of source as Map<string, unknown>) (target as Map<string, unknown>).set(k, v);
+    }
+  }
+}
+
+/** Whether `_delta_log/` holds a commit or checkpoint newer than `version`. */
+async function newerLogFiles(store: ObjectStore, version: number): Promise<boolean> {
+  for await (const meta of store.list(LOG_DIR, { startAfter: `${LOG_DIR}${pad20(version)}.json` })) {
+    const f = parseLogKey(meta.key);
+    if (f.kind !== "other" && f.version > version) return true;
+  }
+  return false;
 }
 
 /** Reads one commit file, or `undefined` if that version does not exist yet. */
@@ -118,7 +160,7 @@ function checkProtocol(p: Protocol): void {
  * @returns `undefined` when the folder holds no Delta table.
  * @throws {TableError} when the log has a gap or needs an unsupported protocol.
  */
-export async function loadSnapshot(store: ObjectStore): Promise<Snapshot | undefined> {
+export async function loadSnapshot(store: ObjectStore, now: number = Date.now()): Promise<Snapshot | undefined> {
   const hint = await readLastCheckpointVersion(store);
   const commits = new Set<number>();
   const checkpoints = new Map<number, { parts: number; keys: Map<number, string> }>();
@@ -171,8 +213,9 @@ export async function loadSnapshot(store: ObjectStore): Promise<Snapshot | undef
     if (!actions) throw new TableError(`${store.url}: version ${v} vanished while reading the log`);
     snap.apply(v, actions);
   }
-  // Commits made after the listing.
-  await snap.update(store);
+  // Commits made after the listing (which has just confirmed the rest).
+  snap.confirmedAt = now;
+  await snap.update(store, now);
   if (!snap.metadata || !snap.protocol) throw new TableError(`${store.url}: the log has no metaData or protocol action`);
   return snap;
 }

@@ -10,6 +10,7 @@ import { commit, type CommitOptions } from "./commit.ts";
 import { MetadataChangedError, TableError } from "./errors.ts";
 import { actionPathToKey, keyToActionPath, parsePartitionValue, partitionFolder, serializePartitionValue } from "./partitions.ts";
 import type { StructType } from "../schema/schema.ts";
+import { LOG_DIR, parseLogKey } from "./log_paths.ts";
 import { loadSnapshot, readCommit, Snapshot } from "./snapshot.ts";
 import { statsJson } from "./stats.ts";
 import {
@@ -93,7 +94,7 @@ export class DeltaTable {
 
   /** @throws {TableError} when the store holds no Delta table. */
   static async open(store: ObjectStore, options: WriterOptions = {}): Promise<DeltaTable> {
-    const snap = await loadSnapshot(store);
+    const snap = await loadSnapshot(store, (options.now ?? Date.now)());
     if (!snap) throw new TableError(`No Delta table at ${store.url} (no _delta_log/ commits found)`);
     return new DeltaTable(store, snap, options);
   }
@@ -106,7 +107,7 @@ export class DeltaTable {
    * when `spec` sets a table property to a value that is not valid.
    */
   static async openOrCreate(store: ObjectStore, spec: TableSpec, options: WriterOptions = {}): Promise<DeltaTable> {
-    let snap = await loadSnapshot(store);
+    let snap = await loadSnapshot(store, (options.now ?? Date.now)());
     if (!snap) {
       checkTableProperties(spec.configuration ?? {});
       const now = (options.now ?? Date.now)();
@@ -142,7 +143,7 @@ export class DeltaTable {
         snap = fresh;
       } catch (err) {
         if (!(err instanceof MetadataChangedError)) throw err;
-        snap = await loadSnapshot(store);
+        snap = await loadSnapshot(store, (options.now ?? Date.now)());
       }
       if (!snap) throw new TableError(`${store.url}: created version 0 but cannot read it back`);
     }
@@ -163,7 +164,7 @@ export class DeltaTable {
 
   /** Brings the snapshot up to the newest version in the log. */
   async refresh(): Promise<void> {
-    await this.snapshot.update(this.store);
+    await this.snapshot.update(this.store, this.#now());
   }
 
   /**
@@ -324,14 +325,32 @@ export class DeltaTable {
   }
 
   /**
-   * The actions of the commit that carried `txn(appId, version)`, searching back from the
-   * newest version (at most `maxVersions` commits). @returns undefined when not found.
+   * The actions of the commit that carried `txn(appId, version)`, or undefined when the
+   * table does not hold it or log cleanup has removed that commit's file.
+   *
+   * No horizon: every commit file the log still holds is a candidate. When the snapshot's
+   * latest txn of `appId` is this one, its `lastUpdated` (the commit's time) says where to
+   * look first: candidates are read nearest in time first, several at once; otherwise the
+   * newest first.
    */
-  async findTxnCommit(appId: string, version: number, maxVersions = 1000): Promise<Action[] | undefined> {
-    for (let v = this.snapshot.version; v >= 0 && v > this.snapshot.version - maxVersions; v--) {
-      const actions = await readCommit(this.store, v);
-      if (!actions) return undefined;
-      if (actions.some((a) => a.txn?.appId === appId && a.txn.version === version)) return actions;
+  async findTxnCommit(appId: string, version: number): Promise<Action[] | undefined> {
+    if (this.snapshot.txnVersion(appId) < version) return undefined;
+    const latest = this.snapshot.txns.get(appId);
+    const near = latest?.version === version && typeof latest.lastUpdated === "number" ? latest.lastUpdated : undefined;
+    const candidates: { version: number; at: number }[] = [];
+    for await (const meta of this.store.list(LOG_DIR)) {
+      const f = parseLogKey(meta.key);
+      if (f.kind === "commit" && f.version <= this.snapshot.version) candidates.push({ version: f.version, at: meta.lastModified });
+    }
+    candidates.sort(near === undefined ? (a, b) => b.version - a.version : (a, b) => Math.abs(a.at - near) - Math.abs(b.at - near) || b.version - a.version);
+    const PARALLEL = 8;
+    for (let i = 0; i < candidates.length; i += PARALLEL) {
+      const found = await Promise.all(candidates.slice(i, i + PARALLEL).map(async (c) => {
+        const actions = await readCommit(this.store, c.version);
+        return actions?.some((a) => a.txn?.appId === appId && a.txn.version === version) ? actions : undefined;
+      }));
+      const hit = found.find((a) => a !== undefined);
+      if (hit) return hit;
     }
     return undefined;
   }
