@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { systemClock } from "../ports/clock.ts";
+import { FakeClock } from "../adapters/memory/fake_clock.ts";
 import type { UserRecord } from "../core/kinesis/records.ts";
-import { MicroBatcher } from "./micro_batcher.ts";
+import { type Batch, MicroBatcher } from "./micro_batcher.ts";
 
 const rec = (i: number, size = 10): UserRecord => ({ data: new Uint8Array(size), partitionKey: "k", sequenceNumber: String(i), subSequenceNumber: 0, aggregated: false });
 const chunk = (shardId: string, from: number, n: number, size = 10, ended = false) => ({
@@ -10,7 +10,7 @@ const chunk = (shardId: string, from: number, n: number, size = 10, ended = fals
 });
 
 test("a batch is flushed at max records, never larger, shards taking turns", async () => {
-  const b = new MicroBatcher(systemClock, { maxRecords: 10, maxAgeMs: 60_000, maxBufferedRecords: 1000 });
+  const b = new MicroBatcher(new FakeClock(), { maxRecords: 10, maxAgeMs: 60_000, maxBufferedRecords: 1000 });
   await b.push(chunk("a", 0, 8));
   await b.push(chunk("b", 100, 8));
   const signal = new AbortController().signal;
@@ -26,16 +26,20 @@ test("a batch is flushed at max records, never larger, shards taking turns", asy
 
 test("a batch is flushed by bytes, by age, and at once when a shard ends", async () => {
   const signal = new AbortController().signal;
-  const bytes = new MicroBatcher(systemClock, { maxRecords: 1000, maxBytes: 100, maxAgeMs: 60_000, maxBufferedBytes: 10_000 });
+  const clock = new FakeClock();
+  const bytes = new MicroBatcher(clock, { maxRecords: 1000, maxBytes: 100, maxAgeMs: 60_000, maxBufferedBytes: 10_000 });
   await bytes.push(chunk("a", 0, 5, 30));
   assert.equal((await bytes.next(signal))!.trigger, "bytes");
-  const age = new MicroBatcher(systemClock, { maxRecords: 1000, maxAgeMs: 30 });
+  const age = new MicroBatcher(clock, { maxRecords: 1000, maxAgeMs: 10_000 });
   await age.push(chunk("a", 0, 1));
-  const started = performance.now();
-  const aged = (await age.next(signal))!;
-  assert.equal(aged.trigger, "age");
-  assert.ok(performance.now() - started >= 20);
-  const end = new MicroBatcher(systemClock, { maxRecords: 1000, maxAgeMs: 60_000 });
+  let aged: Batch | undefined;
+  void age.next(signal).then((b) => (aged = b));
+  await clock.tickAsync(9_999);
+  assert.equal(aged as Batch | undefined, undefined, "not before the oldest record is 10 s old");
+  await clock.tickAsync(1);
+  assert.equal(aged?.trigger, "age");
+  assert.equal(aged?.records, 1);
+  const end = new MicroBatcher(clock, { maxRecords: 1000, maxAgeMs: 60_000 });
   await end.push(chunk("a", 0, 2, 10, true));
   const ended = (await end.next(signal))!;
   assert.equal(ended.trigger, "end");
@@ -43,13 +47,14 @@ test("a batch is flushed by bytes, by age, and at once when a shard ends", async
 });
 
 test("push waits while the buffer is full, and resumes once a batch is taken", async () => {
-  const b = new MicroBatcher(systemClock, { maxRecords: 5, maxAgeMs: 60_000, maxBufferedRecords: 6 });
+  const clock = new FakeClock();
+  const b = new MicroBatcher(clock, { maxRecords: 5, maxAgeMs: 60_000, maxBufferedRecords: 6 });
   await b.push(chunk("a", 0, 5));
   let resolved = false;
   // The sixth record fills the buffer: the push that brought it waits for room.
   const pending = b.push(chunk("a", 5, 1)).then(() => (resolved = true));
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(resolved, false, "backpressure: the reader waits");
+  await clock.tickAsync(120_000);
+  assert.equal(resolved, false, "backpressure: the reader waits, however long");
   await b.next(new AbortController().signal);
   await pending;
   assert.equal(resolved, true);
@@ -57,7 +62,7 @@ test("push waits while the buffer is full, and resumes once a batch is taken", a
 });
 
 test("dropping a lost shard forgets its records; close frees waiting readers", async () => {
-  const b = new MicroBatcher(systemClock, { maxRecords: 100, maxAgeMs: 60_000, maxBufferedRecords: 3 });
+  const b = new MicroBatcher(new FakeClock(), { maxRecords: 100, maxAgeMs: 60_000, maxBufferedRecords: 3 });
   await b.push(chunk("a", 0, 2));
   const waiting = b.push(chunk("b", 0, 2));
   b.drop("a");
@@ -66,4 +71,42 @@ test("dropping a lost shard forgets its records; close frees waiting readers", a
   const stuck = b.push(chunk("c", 0, 5));
   b.close();
   await stuck;
+});
+
+test("the age counts from the first record pushed, not from when the taker started waiting", async () => {
+  const clock = new FakeClock();
+  const b = new MicroBatcher(clock, { maxRecords: 1000, maxAgeMs: 10_000 });
+  let batch: Batch | undefined;
+  void b.next(new AbortController().signal).then((x) => (batch = x));
+  await clock.tickAsync(5_000);
+  await b.push(chunk("a", 0, 1));
+  await clock.tickAsync(6_000);
+  await b.push(chunk("b", 0, 1));
+  await clock.tickAsync(3_999);
+  assert.equal(batch as Batch | undefined, undefined);
+  await clock.tickAsync(1);
+  assert.equal(batch?.trigger, "age");
+  assert.equal(batch?.records, 2);
+  assert.equal(clock.monoMs(), 15_000, "10 s after the first record, pushed at 5 s");
+});
+
+test("a flush returns what is buffered at once, even nothing; an abort returns undefined", async () => {
+  const clock = new FakeClock();
+  const b = new MicroBatcher(clock, { maxRecords: 1000, maxAgeMs: 10_000 });
+  const ctl = new AbortController();
+  const waiting = b.next(ctl.signal);
+  await clock.tickAsync(1_000);
+  b.flush();
+  const empty = await waiting;
+  assert.deepEqual([empty?.trigger, empty?.records, empty?.flushed], ["flush", 0, true]);
+  await b.push(chunk("a", 0, 3));
+  b.flush();
+  const some = await b.next(ctl.signal);
+  assert.deepEqual([some?.trigger, some?.records], ["flush", 3]);
+  const aborted = b.next(ctl.signal);
+  await clock.tickAsync(1_000);
+  ctl.abort();
+  assert.equal(await aborted, undefined);
+  assert.equal(clock.pendingTimers, 0);
+  assert.equal(clock.monoMs(), 2_000, "no time passed but what the test moved");
 });

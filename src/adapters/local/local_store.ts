@@ -9,6 +9,9 @@ import {
   type ObjectStore,
   type Versioned,
 } from "../../ports/object_store.ts";
+import { systemClock } from "../../ports/clock.ts";
+import { POLICIES } from "../../core/retry/policies.ts";
+import { retry, RetryExhaustedError } from "../../core/retry/retry.ts";
 import { compareUtf8 } from "../../util/utf8_order.ts";
 
 const TEMP_MARK = ".tmp-";
@@ -121,16 +124,18 @@ export class LocalStore implements ObjectStore {
 
   async getVersioned(key: string): Promise<Versioned | undefined> {
     const dir = this.#path(key);
-    for (let attempt = 0; ; attempt++) {
+    const read = async (): Promise<Versioned | undefined> => {
       const gens = await generations(dir);
       const newest = gens.at(-1);
       if (newest === undefined) return undefined;
-      try {
-        return { body: new Uint8Array(await fs.readFile(path.join(dir, newest))), etag: newest };
-      } catch (err) {
-        // Removed by a writer's clean-up between listing and reading: list again.
-        if (!isCode(err, "ENOENT") || attempt > 5) throw err;
-      }
+      return { body: new Uint8Array(await fs.readFile(path.join(dir, newest))), etag: newest };
+    };
+    // Removed by a writer's clean-up between listing and reading: list again.
+    try {
+      return await retry(read, POLICIES.localVersionedRead, { clock: systemClock, retriable: (err) => isCode(err, "ENOENT") });
+    } catch (err) {
+      // Give up with the file system's own error, as before the policy.
+      throw err instanceof RetryExhaustedError ? err.cause : err;
     }
   }
 

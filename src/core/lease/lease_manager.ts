@@ -2,6 +2,8 @@ import type { Clock } from "../../ports/clock.ts";
 import type { RecordSource, ShardDescription } from "../../ports/record_source.ts";
 import type { CheckpointStore, VersionedState } from "../checkpoint/checkpoint_store.ts";
 import { newShardState, type ShardState } from "../checkpoint/shard_state.ts";
+import { POLICIES } from "../retry/policies.ts";
+import { retry, RetryExhaustedError } from "../retry/retry.ts";
 
 export interface LeaseOptions {
   /** This worker's name in the lease objects; unique per process. */
@@ -29,6 +31,14 @@ export class LeaseLostError extends Error {
   override name = "LeaseLostError";
   constructor(readonly shardId: string, readonly owner: string | null) {
     super(`The lease of shard ${shardId} was taken by ${owner ?? "nobody (released)"}`);
+  }
+}
+
+/** A write of a held shard's state lost its compare-and-swap while the lease is still ours. */
+class StaleStateError extends Error {
+  override name = "StaleStateError";
+  constructor(readonly shardId: string) {
+    super(`The state of shard ${shardId} changed between its read and its write`);
   }
 }
 
@@ -164,7 +174,10 @@ export class LeaseManager {
   }
 
   async #update(shardId: string, change: (s: ShardState) => ShardState): Promise<ShardState> {
-    for (let attempt = 0; ; attempt++) {
+    // A lost compare-and-swap re-reads the object: while the lease is still ours the change
+    // is applied to what was read and written again (policy shardStateCas); once it is
+    // another worker's (or gone) the shard is dropped at once.
+    const attempt = async (): Promise<ShardState> => {
       const held = this.#held.get(shardId);
       if (!held) throw new LeaseLostError(shardId, null);
       const written = await this.#states.write(change(held.state), held.etag, this.#clock.wallMs());
@@ -173,11 +186,20 @@ export class LeaseManager {
         return written.state;
       }
       const now = await this.#states.read(shardId);
-      if (!now || now.state.lease.owner !== this.workerId || attempt >= 3) {
+      if (!now || now.state.lease.owner !== this.workerId) {
         this.#drop(shardId);
         throw new LeaseLostError(shardId, now?.state.lease.owner ?? null);
       }
       this.#held.set(shardId, now);
+      throw new StaleStateError(shardId);
+    };
+    try {
+      return await retry(attempt, POLICIES.shardStateCas, { clock: this.#clock, retriable: (err) => err instanceof StaleStateError });
+    } catch (err) {
+      if (!(err instanceof RetryExhaustedError)) throw err;
+      // Still ours on paper, but every write lost: treated as lost.
+      this.#drop(shardId);
+      throw new LeaseLostError(shardId, this.workerId);
     }
   }
 

@@ -50,9 +50,4 @@ export const POLICIES = {
    * re-reads; after that the lease is treated as lost.
    */
   shardStateCas: { name: "shard-state-cas", attempts: 4, initialDelayMs: 0, maxDelayMs: 0, jitter: 0 },
-  /**
-   * A local-folder commit's temporary file vanished between write and link (a concurrent
-   * cleanup of the folder): written again at once, 6 attempts.
-   */
-  localLink: { name: "local-link", attempts: 6, initialDelayMs: 0, maxDelayMs: 0, jitter: 0 },
 } as const satisfies Record<string, RetryPolicy>;

@@ -9,6 +9,8 @@ import {
   SourceError,
 } from "../../ports/record_source.ts";
 import { belongsToShard, deaggregate } from "../kinesis/deaggregate.ts";
+import { POLICIES } from "../retry/policies.ts";
+import { retry, type RetryPolicy } from "../retry/retry.ts";
 import { comparePositions, type Position } from "../kinesis/position.ts";
 import type { UserRecord } from "../kinesis/records.ts";
 
@@ -33,10 +35,15 @@ export interface ShardReaderOptions {
   maxBytesPerSecond?: number;
   /** Pause between calls once at the tip of the shard. @default 1_000 */
   idleDelayMs?: number;
-  /** First pause after a throttle or a transient error; doubles up to `maxBackoffMs`, ±50 % jitter. @default 1_000 */
+  /**
+   * First pause after a throttle or a transient error; doubles up to `maxBackoffMs`, with
+   * the jitter of {@link POLICIES.kinesisRead}. @default POLICIES.kinesisRead.initialDelayMs (1 s)
+   */
   backoffMs?: number;
-  /** @default 10_000 */
+  /** @default POLICIES.kinesisRead.maxDelayMs (10 s) */
   maxBackoffMs?: number;
+  /** Random numbers in [0, 1) for the backoff's jitter; a seeded source in simulations. @default Math.random */
+  random?: () => number;
   /** Called on each retried failure (throttle, expired iterator, transient error). */
   onRetry?: (shardId: string, err: SourceError) => void;
 }
@@ -64,7 +71,8 @@ export type ReaderOutcome = "ended" | "until" | "tip" | "aborted";
  * Resuming after an aggregated record uses AT_SEQUENCE_NUMBER and drops the user records
  * at or before the position, so a batch that ended in the middle of an aggregated record
  * continues with its next sub-record. Throttles and transient errors back off with
- * jitter; an expired iterator is acquired again from the last record delivered.
+ * jitter ({@link POLICIES.kinesisRead}); an expired iterator is acquired again from the
+ * last record delivered, without a pause.
  *
  * @throws {FatalSourceError} when the stream, the shard or access is gone.
  */
@@ -72,7 +80,9 @@ export class ShardReader {
   readonly #source: RecordSource;
   readonly #shardId: string;
   readonly #clock: Clock;
-  readonly #opts: Required<Omit<ShardReaderOptions, "onRetry">> & Pick<ShardReaderOptions, "onRetry">;
+  readonly #opts: Required<Omit<ShardReaderOptions, "onRetry" | "random" | "backoffMs" | "maxBackoffMs">> & Pick<ShardReaderOptions, "onRetry" | "random">;
+  /** {@link POLICIES.kinesisRead}, with the delays of the options. */
+  readonly #backoff: RetryPolicy;
 
   constructor(source: RecordSource, shardId: string, clock: Clock, options: ShardReaderOptions = {}) {
     this.#source = source;
@@ -83,42 +93,55 @@ export class ShardReader {
       maxCallsPerSecond: options.maxCallsPerSecond ?? 5,
       maxBytesPerSecond: options.maxBytesPerSecond ?? 2 * 1024 * 1024,
       idleDelayMs: options.idleDelayMs ?? 1_000,
-      backoffMs: options.backoffMs ?? 1_000,
-      maxBackoffMs: options.maxBackoffMs ?? 10_000,
+      ...(options.random ? { random: options.random } : {}),
       ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+    };
+    this.#backoff = {
+      ...POLICIES.kinesisRead,
+      initialDelayMs: options.backoffMs ?? POLICIES.kinesisRead.initialDelayMs,
+      maxDelayMs: options.maxBackoffMs ?? POLICIES.kinesisRead.maxDelayMs,
     };
   }
 
   async read(range: ReadRange, deliver: (chunk: ShardChunk) => Promise<void>, signal: AbortSignal): Promise<ReaderOutcome> {
     let last: Position | null = range.after ?? null;
     let iterator: string | undefined;
-    let failures = 0;
     let nextCallAt = this.#clock.monoMs();
-    while (!signal.aborted) {
-      await this.#sleepUntil(nextCallAt, signal);
-      if (signal.aborted) break;
-      let res: ReadResult;
-      try {
-        iterator ??= await this.#source.getIterator(this.#shardId, this.#position(last, range.initial), signal);
-        const calledAt = this.#clock.monoMs();
-        res = await this.#source.getRecords(iterator, this.#opts.maxRecordsPerCall, signal);
-        nextCallAt = calledAt + 1000 / this.#opts.maxCallsPerSecond;
-        failures = 0;
-      } catch (err) {
-        if (signal.aborted) break;
-        if (err instanceof FatalSourceError) throw err;
-        if (err instanceof ExpiredIteratorError) {
+    /**
+     * One GetRecords call, paced. An expired iterator is acquired again from the last
+     * record delivered and the call made again at once; other failures reach `retry`.
+     */
+    const call = async (): Promise<ReadResult> => {
+      for (;;) {
+        await this.#sleepUntil(nextCallAt, signal);
+        if (signal.aborted) throw signal.reason;
+        try {
+          iterator ??= await this.#source.getIterator(this.#shardId, this.#position(last, range.initial), signal);
+          const calledAt = this.#clock.monoMs();
+          const res = await this.#source.getRecords(iterator, this.#opts.maxRecordsPerCall, signal);
+          nextCallAt = calledAt + 1000 / this.#opts.maxCallsPerSecond;
+          return res;
+        } catch (err) {
+          if (!(err instanceof ExpiredIteratorError) || signal.aborted) throw err;
           iterator = undefined;
           this.#opts.onRetry?.(this.#shardId, err);
-          continue;
         }
-        const wrapped = err instanceof SourceError ? err : new SourceError(String(err), { cause: err });
-        this.#opts.onRetry?.(this.#shardId, wrapped);
-        failures++;
+      }
+    };
+    while (!signal.aborted) {
+      let res: ReadResult;
+      try {
         // Throttled, or a network or server error: the iterator stays valid (5 minutes).
-        const base = Math.min(this.#opts.maxBackoffMs, this.#opts.backoffMs * 2 ** (failures - 1));
-        nextCallAt = this.#clock.monoMs() + base * (0.5 + Math.random());
-        continue;
+        res = await retry(call, this.#backoff, {
+          clock: this.#clock,
+          signal,
+          retriable: (err) => !(err instanceof FatalSourceError),
+          ...(this.#opts.random ? { random: this.#opts.random } : {}),
+          onRetry: (e) => this.#opts.onRetry?.(this.#shardId, e.error instanceof SourceError ? e.error : new SourceError(String(e.error), { cause: e.error })),
+        });
+      } catch (err) {
+        if (signal.aborted) break;
+        throw err;
       }
       const users: UserRecord[] = [];
       let bytes = 0;
