@@ -50,4 +50,10 @@ export const POLICIES = {
    * re-reads; after that the lease is treated as lost.
    */
   shardStateCas: { name: "shard-state-cas", attempts: 4, initialDelayMs: 0, maxDelayMs: 0, jitter: 0 },
+  /**
+   * Reading a shard state object from a local folder met ENOENT between finding and
+   * opening it: another process replaced it by rename at that moment. Read again at once;
+   * 7 attempts, after which the file-system error is the answer.
+   */
+  localVersionedRead: { name: "local-versioned-read", attempts: 7, initialDelayMs: 0, maxDelayMs: 0, jitter: 0 },
 } as const satisfies Record<string, RetryPolicy>;
