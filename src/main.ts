@@ -238,7 +238,7 @@ function progressLine(m: Metrics): string {
 
 /**
  * Test hook: `DS_TEST_FAULT=<point>:<n>` kills this process with SIGKILL the n-th time
- * the run reaches that point (after-files, between-tables, after-commits, during-checkpoint).
+ * the run reaches that point (after-files, between-tables, after-commits, during-advance).
  */
 function faultHook(spec: string | undefined): ((p: FaultPoint) => void) | undefined {
   if (!spec) return undefined;

@@ -4,7 +4,7 @@ import { kinesisConfig, s3Config } from "../adapters/aws_clients.ts";
 import { KinesisSource } from "../adapters/kinesis/kinesis_source.ts";
 import { putRecords } from "../adapters/kinesis/kinesis_producer.ts";
 import { ConfigError, joinUri, type Settings, tableLocations } from "../config/settings.ts";
-import { CheckpointStore } from "../core/checkpoint/checkpoint_store.ts";
+import { ShardStateStore } from "../core/shard_state/shard_state_store.ts";
 import { DeltaTable } from "../core/delta/table.ts";
 import { TableError } from "../core/delta/errors.ts";
 import { PACKAGE_TABLE } from "../domains/orders/package_table.ts";
@@ -72,7 +72,7 @@ export async function status(settings: Settings): Promise<string> {
   if (settings.stream) {
     const client = KinesisSource.client(kinesisConfig(settings));
     const source = new KinesisSource(settings.stream, client, settings.region ?? "");
-    const states = new CheckpointStore(openStore(settings.checkpointsRoot, s3), joinUri(settings.appName, settings.stream, "shards") + "/");
+    const states = new ShardStateStore(openStore(settings.checkpointsRoot, s3), joinUri(settings.appName, settings.stream, "shards") + "/");
     lines.push(`stream ${settings.stream}`);
     lines.push(`  ${"shard".padEnd(22)} ${"owner".padEnd(36)} ${"batch".padStart(6)} ${"checkpoint".padEnd(28)} lag`);
     for (const shard of await source.listShards()) {

@@ -3,7 +3,7 @@ import { openStore } from "../adapters/open_store.ts";
 import { kinesisConfig, s3Config } from "../adapters/aws_clients.ts";
 import { KinesisSource } from "../adapters/kinesis/kinesis_source.ts";
 import { ConfigError, joinUri, type Settings } from "../config/settings.ts";
-import { CheckpointStore } from "../core/checkpoint/checkpoint_store.ts";
+import { ShardStateStore } from "../core/shard_state/shard_state_store.ts";
 import { DeltaSink } from "../engine/delta_sink.ts";
 import type { FaultHook } from "../engine/fault_point.ts";
 import { Supervisor, type SupervisorEvents } from "../engine/supervisor.ts";
@@ -46,7 +46,7 @@ export async function prepareRun(settings: Settings, deps: RunDeps): Promise<Pre
       events: sinkTelemetry(deps.metrics, logger("sink")),
     },
   );
-  const states = new CheckpointStore(openStore(settings.checkpointsRoot, s3), joinUri(settings.appName, source.streamName, "shards") + "/");
+  const states = new ShardStateStore(openStore(settings.checkpointsRoot, s3), joinUri(settings.appName, source.streamName, "shards") + "/");
   const events = mergeEvents(supervisorTelemetry(deps.metrics, logger("subscriber")), deps.events ?? {});
   const supervisor = new Supervisor(source, states, systemClock, sink, {
     appName: settings.appName,

@@ -1,4 +1,4 @@
-import type { Intent, ShardState } from "../core/checkpoint/shard_state.ts";
+import type { Intent, ShardState } from "../core/shard_state/shard_state.ts";
 import { comparePositions } from "../core/kinesis/position.ts";
 import type { UserRecord } from "../core/kinesis/records.ts";
 import { LeaseLostError } from "../core/lease/lease_manager.ts";
@@ -13,8 +13,19 @@ import type { Batch } from "./micro_batcher.ts";
 export interface ShardStates {
   /** The state of a shard this worker holds, as last written or read. */
   stateOf(shardId: string): ShardState | undefined;
-  /** Changes a held shard's state by compare-and-swap. @throws {LeaseLostError} */
-  update(shardId: string, change: (s: ShardState) => ShardState): Promise<ShardState>;
+  /**
+   * Changes a held shard's state by compare-and-swap, refused when the lease's epoch is no
+   * longer `epoch`. @throws {LeaseLostError}
+   */
+  update(shardId: string, change: (s: ShardState) => ShardState, epoch?: number): Promise<ShardState>;
+}
+
+/**
+ * A shard state change the protocol refuses: it would overwrite another intent or move
+ * the batch counter back. The shard leaves the batch; its owner replays what is recorded.
+ */
+export class StateRefusedError extends Error {
+  override name = "StateRefusedError";
 }
 
 /** What the protocol reports; telemetry logs and counts it. */
@@ -74,16 +85,16 @@ export class ExactlyOnce {
 
   /**
    * Commits the records re-read for an intent found on taking a shard, as their own batch,
-   * then advances the shard past it.
+   * then advances the shard past it; `epoch` is the lease epoch the shard was taken under.
    */
-  replay(shardId: string, intent: Intent, records: UserRecord[], bytes: number): Promise<void> {
+  replay(shardId: string, intent: Intent, records: UserRecord[], bytes: number, epoch: number): Promise<void> {
     return this.#inLane(async () => {
       const started = this.#clock.monoMs();
       if (records.length !== intent.records) this.#opts.events?.replayMismatch?.(shardId, intent.records, records.length);
       if (records.length > 0) {
         await this.#commitWithRetry({ shards: [{ shardId, appId: this.#opts.appId(shardId), batch: intent.batch, records }], replay: true, wallMs: intent.at });
       }
-      await this.#advance(shardId, intent);
+      await this.#advance(shardId, intent, epoch);
       this.#opts.events?.batchCommitted?.({ records: records.length, bytes, shards: 1, ms: this.#clock.monoMs() - started, trigger: "replay" });
     });
   }
@@ -102,11 +113,13 @@ export class ExactlyOnce {
   async #commitBatch(batch: Batch): Promise<void> {
     const started = this.#clock.monoMs();
     const at = this.#clock.wallMs();
-    const parts: { shardId: string; intent: Intent; records: UserRecord[] }[] = [];
+    const parts: { shardId: string; intent: Intent; records: UserRecord[]; epoch: number }[] = [];
     await Promise.all(batch.slices.map(async (given) => {
       let slice = given;
       const state = this.#states.stateOf(slice.shardId);
       if (!state) return;
+      // The records were read under the lease epoch the slice carries; a later epoch fences them off.
+      const epoch = slice.epoch ?? state.lease.epoch ?? 0;
       // Never commit a record at or before the shard's position (a late response of a
       // reader from before a lease was lost and taken again).
       if (state.position) {
@@ -124,12 +137,19 @@ export class ExactlyOnce {
         ends: slice.ended,
         records: slice.records.length,
         at,
+        epoch,
       };
       try {
-        if (slice.records.length > 0) await this.#states.update(slice.shardId, (s) => ({ ...s, intent }));
-        parts.push({ shardId: slice.shardId, intent, records: slice.records });
+        if (slice.records.length > 0) {
+          await this.#states.update(slice.shardId, (s) => {
+            if (s.intent) throw new StateRefusedError(`Shard ${s.shardId} has an intent (batch ${s.intent.batch}) not yet committed; it is never overwritten by another`);
+            if (s.batch !== state.batch) throw new StateRefusedError(`Shard ${s.shardId} is at batch ${s.batch}, not ${state.batch} as this batch was formed on`);
+            return { ...s, intent };
+          }, epoch);
+        }
+        parts.push({ shardId: slice.shardId, intent, records: slice.records, epoch });
       } catch (err) {
-        if (!(err instanceof LeaseLostError)) throw err;
+        if (!(err instanceof LeaseLostError || err instanceof StateRefusedError)) throw err;
       }
     }));
     await this.#opts.fault?.("after-intents");
@@ -143,8 +163,8 @@ export class ExactlyOnce {
       await this.#opts.fault?.("after-commits");
     }
     for (const p of parts) {
-      await this.#advance(p.shardId, p.intent);
-      if (p !== parts.at(-1)) await this.#opts.fault?.("during-checkpoint");
+      await this.#advance(p.shardId, p.intent, p.epoch);
+      if (p !== parts.at(-1)) await this.#opts.fault?.("during-advance");
     }
     if (batch.records > 0 || parts.length > 0) {
       this.#opts.events?.batchCommitted?.({ records: batch.records, bytes: batch.bytes, shards: parts.length, ms: this.#clock.monoMs() - started, trigger: batch.trigger });
@@ -159,19 +179,23 @@ export class ExactlyOnce {
     });
   }
 
-  /** Moves a shard's state past a committed intent (the table commits are done). */
-  async #advance(shardId: string, intent: Intent): Promise<void> {
+  /**
+   * Moves a shard's state past a committed intent (the table commits are done), under the
+   * lease epoch the work started in. The batch counter never goes back, and an intent
+   * other than this one is never cleared.
+   */
+  async #advance(shardId: string, intent: Intent, epoch: number): Promise<void> {
     try {
-      await this.#states.update(shardId, (s) => ({
-        ...s,
-        batch: intent.batch,
-        position: intent.last ?? s.position,
-        intent: null,
-        finished: s.finished || intent.ends,
-      }));
+      await this.#states.update(shardId, (s) => {
+        if (s.batch > intent.batch) throw new StateRefusedError(`Shard ${shardId} is at batch ${s.batch} already; not moving it back to ${intent.batch}`);
+        if (s.intent && (s.intent.batch !== intent.batch || s.intent.last?.sequenceNumber !== intent.last?.sequenceNumber)) {
+          throw new StateRefusedError(`Shard ${shardId} has another intent (batch ${s.intent.batch}); not clearing it`);
+        }
+        return { ...s, batch: intent.batch, position: intent.last ?? s.position, intent: null, finished: s.finished || intent.ends };
+      }, epoch);
     } catch (err) {
       // The new owner replays the intent; the tables' txns make that a no-op.
-      if (err instanceof LeaseLostError) return;
+      if (err instanceof LeaseLostError || err instanceof StateRefusedError) return;
       throw err;
     }
     if (intent.ends) this.#opts.events?.shardFinished?.(shardId);

@@ -23,6 +23,8 @@ export interface ShardSlice {
   /** The shard ended: its last records are in this slice. */
   ended: boolean;
   millisBehindLatest: number;
+  /** The lease epoch the records were read under (see the exactly-once protocol's fencing). */
+  epoch?: number;
 }
 
 export interface Batch {
@@ -80,8 +82,13 @@ export class MicroBatcher {
   async push(chunk: ShardChunk): Promise<void> {
     if (chunk.records.length > 0 || chunk.ended) {
       let s = this.#slices.get(chunk.shardId);
+      // Records of an earlier hold of the lease are never mixed with this one's.
+      if (s && s.epoch !== chunk.epoch) {
+        this.drop(chunk.shardId);
+        s = undefined;
+      }
       if (!s) {
-        s = { shardId: chunk.shardId, records: [], bytes: 0, ended: false, millisBehindLatest: 0 };
+        s = { shardId: chunk.shardId, records: [], bytes: 0, ended: false, millisBehindLatest: 0, ...(chunk.epoch !== undefined ? { epoch: chunk.epoch } : {}) };
         this.#slices.set(chunk.shardId, s);
       }
       for (const r of chunk.records) s.records.push(r);
@@ -184,7 +191,7 @@ export class MicroBatcher {
       for (const r of head) headBytes += r.data.length;
       headBytes = Math.min(headBytes, s.bytes);
       s.bytes -= headBytes;
-      slices.push({ shardId: id, records: head, bytes: headBytes, ended: false, millisBehindLatest: s.millisBehindLatest });
+      slices.push({ shardId: id, records: head, bytes: headBytes, ended: false, millisBehindLatest: s.millisBehindLatest, ...(s.epoch !== undefined ? { epoch: s.epoch } : {}) });
       records += head.length;
       bytes += headBytes;
       this.#slices.set(id, s);

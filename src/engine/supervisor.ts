@@ -1,10 +1,10 @@
 import type { Clock } from "../ports/clock.ts";
 import { FatalSourceError, type HashKeyRange, type IteratorPosition, type RecordSource, type SourceError } from "../ports/record_source.ts";
-import type { CheckpointStore } from "../core/checkpoint/checkpoint_store.ts";
-import type { Intent, ShardState } from "../core/checkpoint/shard_state.ts";
+import type { ShardStateStore } from "../core/shard_state/shard_state_store.ts";
+import type { Intent, ShardState } from "../core/shard_state/shard_state.ts";
 import type { Position } from "../core/kinesis/position.ts";
 import type { UserRecord } from "../core/kinesis/records.ts";
-import { LeaseLostError, LeaseManager, type LeaseOptions } from "../core/lease/lease_manager.ts";
+import { DuplicateWorkerError, LeaseLostError, LeaseManager, type LeaseOptions } from "../core/lease/lease_manager.ts";
 import { ShardReader, type ShardReaderOptions } from "../core/source/shard_reader.ts";
 import type { RetryPolicy } from "../core/retry/retry.ts";
 import type { BatchSink } from "./batch_sink.ts";
@@ -66,7 +66,7 @@ export class Supervisor {
   #flushWaiters: (() => void)[] = [];
   #batchLoopDone = false;
 
-  constructor(source: RecordSource, states: CheckpointStore, clock: Clock, sink: BatchSink, options: SupervisorOptions, events: SupervisorEvents = {}) {
+  constructor(source: RecordSource, states: ShardStateStore, clock: Clock, sink: BatchSink, options: SupervisorOptions, events: SupervisorEvents = {}) {
     this.#source = source;
     this.#clock = clock;
     this.#events = events;
@@ -128,7 +128,7 @@ export class Supervisor {
         } catch (err) {
           // A stream that is gone or access refused ends the run; S3 or network trouble
           // is retried next round (held leases may expire meanwhile: CAS fences us then).
-          if (err instanceof FatalSourceError) throw err;
+          if (err instanceof FatalSourceError || err instanceof DuplicateWorkerError) throw err;
           this.#events.leaseRoundFailed?.(err);
           await this.#clock.sleep(this.#leases.renewIntervalMs, stop.signal).catch(() => {});
           continue;
@@ -251,8 +251,9 @@ export class Supervisor {
     });
     const hashKeyRange = this.#leases.shards.find((s) => s.shardId === shardId)?.hashKeyRange;
     let position = state.position;
+    const epoch = state.lease.epoch ?? 0;
     if (state.intent) {
-      const replayed = await this.#replay(reader, shardId, state.intent, signal, hashKeyRange);
+      const replayed = await this.#replay(reader, shardId, state.intent, epoch, signal, hashKeyRange);
       if (!replayed || state.intent.ends) return;
       position = state.intent.last ?? position;
     }
@@ -264,14 +265,14 @@ export class Supervisor {
         // batch (the shard's buffer was dropped; a new owner reads them from its state).
         if (signal.aborted) return;
         this.#events.lag?.(shardId, chunk.millisBehindLatest);
-        await this.#batcher.push(chunk);
+        await this.#batcher.push({ ...chunk, epoch });
       },
       signal,
     );
   }
 
   /** Re-reads an intent's exact range and commits it as its own batch. @returns false when stopped first. */
-  async #replay(reader: ShardReader, shardId: string, intent: Intent, signal: AbortSignal, hashKeyRange?: HashKeyRange): Promise<boolean> {
+  async #replay(reader: ShardReader, shardId: string, intent: Intent, epoch: number, signal: AbortSignal, hashKeyRange?: HashKeyRange): Promise<boolean> {
     const records: UserRecord[] = [];
     let bytes = 0;
     if (intent.first && intent.last) {
@@ -283,7 +284,7 @@ export class Supervisor {
       }, signal);
       if (outcome === "aborted") return false;
     }
-    await this.#protocol.replay(shardId, intent, records, bytes);
+    await this.#protocol.replay(shardId, intent, records, bytes, epoch);
     return true;
   }
 }

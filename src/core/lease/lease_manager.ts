@@ -1,7 +1,7 @@
 import type { Clock } from "../../ports/clock.ts";
 import type { RecordSource, ShardDescription } from "../../ports/record_source.ts";
-import type { CheckpointStore, VersionedState } from "../checkpoint/checkpoint_store.ts";
-import { newShardState, type ShardState } from "../checkpoint/shard_state.ts";
+import type { ShardStateStore, VersionedState } from "../shard_state/shard_state_store.ts";
+import { newShardState, type ShardState } from "../shard_state/shard_state.ts";
 import { POLICIES } from "../retry/policies.ts";
 import { retry, RetryExhaustedError } from "../retry/retry.ts";
 
@@ -16,6 +16,8 @@ export interface LeaseOptions {
   shardSyncIntervalMs?: number;
   /** Shards this worker holds at most. @default Infinity */
   maxLeases?: number;
+  /** This process's instance id in the leases. @default a random UUID */
+  instanceId?: string;
 }
 
 /** What the lease manager tells its owner. */
@@ -26,11 +28,29 @@ export interface LeaseEvents {
   lost(shardId: string): void;
 }
 
+/**
+ * Another live process uses this worker's id: both would pass for the lease holder. Found
+ * when a lease held under this id by another process instance keeps being renewed.
+ */
+export class DuplicateWorkerError extends Error {
+  override name = "DuplicateWorkerError";
+  constructor(readonly workerId: string, readonly shardId: string) {
+    super(
+      `Another running process uses the worker id '${workerId}' (it keeps renewing the lease of shard ${shardId}): ` +
+        `give each instance its own WORKER_ID (or leave it unset for a generated one)`,
+    );
+  }
+}
+
 /** A write to a shard's state was refused because another worker holds its lease now. */
 export class LeaseLostError extends Error {
   override name = "LeaseLostError";
-  constructor(readonly shardId: string, readonly owner: string | null) {
-    super(`The lease of shard ${shardId} was taken by ${owner ?? "nobody (released)"}`);
+  constructor(readonly shardId: string, readonly owner: string | null, readonly staleEpoch?: number) {
+    super(
+      staleEpoch !== undefined
+        ? `Work on shard ${shardId} started under lease epoch ${staleEpoch}, which has ended (the lease was taken again since)`
+        : `The lease of shard ${shardId} is held by ${owner ?? "nobody (released)"} now`,
+    );
   }
 }
 
@@ -65,8 +85,9 @@ interface Observation {
  */
 export class LeaseManager {
   readonly workerId: string;
+  readonly instanceId: string;
   readonly #source: RecordSource;
-  readonly #states: CheckpointStore;
+  readonly #states: ShardStateStore;
   readonly #clock: Clock;
   readonly #events: LeaseEvents;
   readonly #leaseMs: number;
@@ -81,12 +102,13 @@ export class LeaseManager {
   #lastSync = -Infinity;
   #syncRequested = false;
 
-  constructor(source: RecordSource, states: CheckpointStore, clock: Clock, events: LeaseEvents, options: LeaseOptions) {
+  constructor(source: RecordSource, states: ShardStateStore, clock: Clock, events: LeaseEvents, options: LeaseOptions) {
     this.#source = source;
     this.#states = states;
     this.#clock = clock;
     this.#events = events;
     this.workerId = options.workerId;
+    this.instanceId = options.instanceId ?? crypto.randomUUID();
     this.#leaseMs = options.leaseDurationMs ?? 10_000;
     this.#renewMs = options.renewIntervalMs ?? Math.max(1, Math.floor(this.#leaseMs / 3));
     this.#syncMs = options.shardSyncIntervalMs ?? 30_000;
@@ -141,7 +163,7 @@ export class LeaseManager {
     await Promise.all(this.#shards.map(async (shard) => {
       if (this.#held.has(shard.shardId)) {
         try {
-          await this.update(shard.shardId, (s) => ({ ...s, lease: { owner: this.workerId, counter: s.lease.counter + 1 } }));
+          await this.update(shard.shardId, (s) => ({ ...s, lease: { ...s.lease, counter: s.lease.counter + 1 } }));
           states.set(shard.shardId, this.#held.get(shard.shardId)!);
         } catch (err) {
           if (!(err instanceof LeaseLostError)) throw err;
@@ -166,27 +188,30 @@ export class LeaseManager {
    * Changes a held shard's state by compare-and-swap, one change at a time per shard.
    * @throws {LeaseLostError} when another worker holds the lease now (the shard is dropped).
    */
-  update(shardId: string, change: (s: ShardState) => ShardState): Promise<ShardState> {
+  update(shardId: string, change: (s: ShardState) => ShardState, epoch?: number): Promise<ShardState> {
     const prev = this.#locks.get(shardId) ?? Promise.resolve();
-    const next = prev.catch(() => {}).then(() => this.#update(shardId, change));
+    const next = prev.catch(() => {}).then(() => this.#update(shardId, change, epoch));
     this.#locks.set(shardId, next);
     return next;
   }
 
-  async #update(shardId: string, change: (s: ShardState) => ShardState): Promise<ShardState> {
+  async #update(shardId: string, change: (s: ShardState) => ShardState, epoch: number | undefined): Promise<ShardState> {
     // A lost compare-and-swap re-reads the object: while the lease is still ours the change
     // is applied to what was read and written again (policy shardStateCas); once it is
     // another worker's (or gone) the shard is dropped at once.
     const attempt = async (): Promise<ShardState> => {
       const held = this.#held.get(shardId);
       if (!held) throw new LeaseLostError(shardId, null);
+      // Work started under an earlier take of this lease is fenced off, even though this
+      // worker holds the shard again.
+      if (epoch !== undefined && (held.state.lease.epoch ?? 0) !== epoch) throw new LeaseLostError(shardId, held.state.lease.owner, epoch);
       const written = await this.#states.write(change(held.state), held.etag, this.#clock.wallMs());
       if (written) {
         this.#held.set(shardId, written);
         return written.state;
       }
       const now = await this.#states.read(shardId);
-      if (!now || now.state.lease.owner !== this.workerId) {
+      if (!now || !this.#ours(now.state)) {
         this.#drop(shardId);
         throw new LeaseLostError(shardId, now?.state.lease.owner ?? null);
       }
@@ -203,6 +228,11 @@ export class LeaseManager {
     }
   }
 
+  /** Whether a state's lease is this process's (worker id and instance). */
+  #ours(s: ShardState): boolean {
+    return s.lease.owner === this.workerId && (s.lease.instance === undefined || s.lease.instance === this.instanceId);
+  }
+
   /** Stops renewing a shard this worker finished; its state stays as last written. */
   forget(shardId: string): void {
     this.#held.delete(shardId);
@@ -211,7 +241,7 @@ export class LeaseManager {
   /** Gives a shard up (graceful shutdown): owner set to nobody, so others take it at once. */
   async release(shardId: string): Promise<void> {
     try {
-      await this.update(shardId, (s) => ({ ...s, lease: { owner: null, counter: s.lease.counter + 1 } }));
+      await this.update(shardId, (s) => ({ ...s, lease: { owner: null, counter: s.lease.counter + 1, epoch: s.lease.epoch ?? 0 } }));
     } catch (err) {
       if (!(err instanceof LeaseLostError)) throw err;
     }
@@ -228,6 +258,10 @@ export class LeaseManager {
 
   #observe(shardId: string, s: ShardState, now: number): void {
     const o = this.#observed.get(shardId);
+    // Our worker id under another process instance: a crashed predecessor's lease stands
+    // still until it expires; one that moves belongs to a live process with our id.
+    const twin = s.lease.owner === this.workerId && s.lease.instance !== undefined && s.lease.instance !== this.instanceId;
+    if (twin && o && o.owner === s.lease.owner && o.counter !== s.lease.counter) throw new DuplicateWorkerError(this.workerId, shardId);
     if (!o || o.owner !== s.lease.owner || o.counter !== s.lease.counter) {
       const ownerSinceMs = o && o.owner === s.lease.owner ? o.ownerSinceMs : now;
       this.#observed.set(shardId, { owner: s.lease.owner, counter: s.lease.counter, sinceMs: now, ownerSinceMs });
@@ -283,7 +317,7 @@ export class LeaseManager {
 
   async #take(v: VersionedState): Promise<void> {
     const taken = await this.#states.write(
-      { ...v.state, lease: { owner: this.workerId, counter: v.state.lease.counter + 1 } },
+      { ...v.state, lease: { owner: this.workerId, counter: v.state.lease.counter + 1, epoch: (v.state.lease.epoch ?? 0) + 1, instance: this.instanceId } },
       v.etag,
       this.#clock.wallMs(),
     );

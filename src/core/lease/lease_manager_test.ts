@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { FakeClock, type FakeClockOptions } from "../../adapters/memory/fake_clock.ts";
 import { MemoryStore } from "../../adapters/memory/memory_store.ts";
 import { ScriptedSource } from "../../adapters/memory/scripted_source.ts";
-import { CheckpointStore } from "../checkpoint/checkpoint_store.ts";
+import { ShardStateStore } from "../shard_state/shard_state_store.ts";
 import { LeaseLostError, LeaseManager, type LeaseOptions } from "./lease_manager.ts";
 
 const LEASE_MS = 10_000;
@@ -26,7 +26,7 @@ class RacingStore extends MemoryStore {
 function world(shards: number) {
   const source = new ScriptedSource("orders", shards, new FakeClock());
   const store = new RacingStore("leases");
-  const states = new CheckpointStore(store, "checkpoints/");
+  const states = new ShardStateStore(store, "checkpoints/");
   return { source, store, states };
 }
 
@@ -271,4 +271,50 @@ test("a write that keeps losing its compare-and-swap gives the lease up after th
   assert.equal(w.store.refused, 4, "POLICIES.shardStateCas: 4 attempts");
   assert.deepEqual(a.lost, [shard]);
   assert.equal(a.clock.monoMs(), RENEW_MS, "without pauses");
+});
+
+test("work started under an earlier take of a lease is refused, though the same worker holds the shard again", async () => {
+  const w = world(1);
+  const a = worker(w, "a");
+  const b = worker(w, "b");
+  await rounds([a], 1);
+  const shardId = a.leases.heldShards()[0]!;
+  const firstEpoch = a.leases.stateOf(shardId)!.lease.epoch!;
+  // a pauses past its lease: b takes the shard; then b stops and a takes it back.
+  await rounds([b], 1);
+  pass([a, b], LEASE_MS + 1);
+  await rounds([b], 1);
+  assert.ok(b.leases.holds(shardId));
+  await b.leases.releaseAll();
+  await rounds([a], 2);
+  assert.ok(a.leases.holds(shardId), "a holds the shard again");
+  const epoch = a.leases.stateOf(shardId)!.lease.epoch!;
+  assert.ok(epoch > firstEpoch, `a new epoch (${firstEpoch} → ${epoch})`);
+  // A replay queued during a's first hold tries to move the shard's batch counter.
+  await assert.rejects(a.leases.update(shardId, (s) => ({ ...s, batch: s.batch + 1 }), firstEpoch), LeaseLostError);
+  assert.equal((await w.states.read(shardId))!.state.batch, 0, "the stale work changed nothing");
+  await a.leases.update(shardId, (s) => ({ ...s, batch: s.batch + 1 }), epoch);
+  assert.equal((await w.states.read(shardId))!.state.batch, 1, "work of the current epoch goes through");
+});
+
+test("two live processes given the same worker id are told apart, and the second is refused with the reason", async () => {
+  const w = world(2);
+  const first = worker(w, "same", {}, { instanceId: "process-1" });
+  const second = worker(w, "same", {}, { instanceId: "process-2" });
+  await rounds([first], 1);
+  assert.equal(first.leases.heldShards().length, 2);
+  // The second process's writes never pass for the first's: it holds nothing while the first renews.
+  await assert.rejects(async () => {
+    for (let i = 0; i < 3; i++) await rounds([first, second], 1);
+  }, /Another running process uses the worker id 'same'/);
+  assert.deepEqual(second.leases.heldShards(), []);
+});
+
+test("a restart under the same worker id takes over the crashed process's leases once they expire", async () => {
+  const w = world(2);
+  const crashed = worker(w, "same", {}, { instanceId: "before-crash" });
+  await rounds([crashed], 1);
+  const restarted = worker(w, "same", {}, { instanceId: "after-restart" });
+  for (let i = 0; i < 5; i++) await rounds([restarted], 1);
+  assert.equal(restarted.leases.heldShards().length, 2);
 });

@@ -23,6 +23,8 @@ export interface ShardChunk {
   millisBehindLatest: number;
   /** The shard is closed and this was its last response. */
   ended: boolean;
+  /** The lease epoch the reader runs under, set by the supervisor. */
+  epoch?: number;
   childShards?: { shardId: string; parentShards: string[] }[];
 }
 

@@ -2,7 +2,7 @@ import type { Position } from "../kinesis/position.ts";
 
 /**
  * What is kept per shard, in one object changed only by compare-and-swap: the lease, the
- * committed position, and the batch in flight. Its JSON is the checkpoint file.
+ * committed position, and the batch in flight. Its JSON is the shard's state object.
  */
 export interface ShardState {
   format: 1;
@@ -33,6 +33,14 @@ export interface Lease {
   owner: string | null;
   /** Incremented by every renewal and every change of owner. */
   counter: number;
+  /**
+   * Incremented by every take of the lease (never by a renewal): work started under an
+   * earlier epoch is refused, even by the same worker that holds the lease again.
+   * Absent in states written before epochs existed (read as 0).
+   */
+  epoch?: number;
+  /** The process holding the lease (a random id per start): two processes given the same worker id never pass for each other. */
+  instance?: string;
 }
 
 /** The exact range of one shard in one batch: replaying it re-reads these records. */
@@ -48,6 +56,8 @@ export interface Intent {
   records: number;
   /** The batch's wall-clock time (ms): a replay uses it again, so derived values do not change. */
   at: number;
+  /** The lease epoch the intent was written under. */
+  epoch?: number;
 }
 
 export function newShardState(stream: string, shardId: string, parents: string[], wallMs: number): ShardState {
@@ -74,7 +84,7 @@ export function encodeShardState(s: ShardState): Uint8Array {
 export function decodeShardState(bytes: Uint8Array, where: string): ShardState {
   const s = JSON.parse(new TextDecoder().decode(bytes)) as Partial<ShardState>;
   if (s.format !== 1 || typeof s.shardId !== "string" || typeof s.batch !== "number" || !s.lease) {
-    throw new SyntaxError(`${where} is not a data-subscriber shard checkpoint (format 1)`);
+    throw new SyntaxError(`${where} is not a data-subscriber shard state (format 1)`);
   }
   return s as ShardState;
 }

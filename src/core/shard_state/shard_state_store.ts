@@ -10,7 +10,7 @@ export interface VersionedState {
  * Shard states in an object store, one object per shard under `prefix`
  * (`<prefix><shardId>.json`), every change a compare-and-swap on the object's tag.
  */
-export class CheckpointStore {
+export class ShardStateStore {
   constructor(readonly store: ObjectStore, readonly prefix: string) {}
 
   key(shardId: string): string {
