@@ -14,7 +14,7 @@ BUILD_DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 DEFINES := --define 'DS_BUILD_COMMIT="$(BUILD_COMMIT)"' --define 'DS_BUILD_DATE="$(BUILD_DATE)"'
 export DS_PYTHON := $(CURDIR)/$(PY)
 
-.PHONY: all demo test test-bun test-deno check build release bench bench-writer bench-startup clean
+.PHONY: all demo demo-clickstream test test-bun test-deno check build release bench bench-writer bench-startup clean
 
 all: test
 
@@ -32,7 +32,7 @@ $(VENV)/.installed: tests/interop/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
 	touch $@
 
-$(BIN): node_modules/.installed $(shell find src -name '*.ts' -not -name '*_test.ts')
+$(BIN): node_modules/.installed $(shell find src -name '*.ts' -not -name '*_test.ts') deploy/examples/clickstream.toml
 	$(BUN) build --compile --minify $(DEFINES) src/bin.ts --outfile $(BIN)
 
 ## The single binary for this machine: dist/data-subscriber.
@@ -49,6 +49,10 @@ release: node_modules/.installed
 ## The main job on the embedded local default: local Kinesis, tables under ./data.
 demo: $(BIN)
 	./$(BIN) demo
+
+## The clickstream example: page views into the tables of deploy/examples/clickstream.toml.
+demo-clickstream: $(BIN)
+	./$(BIN) demo --example clickstream
 
 ## Every test, under Bun (against the compiled binary) and under Deno (from the sources).
 test: node_modules/.installed $(VENV)/.installed $(DENO) $(BIN)

@@ -3,16 +3,20 @@
  *
  * The entry point: parses the command line, reads the environment and the config file
  * (nothing else does), wires the parts and maps failures to exit codes: 0 done, 1 failed,
- * 2 bad configuration or usage.
+ * 2 bad configuration or usage, 3 a shard is stopped at a gap in the stream (`run --once`:
+ * an operator must decide where it goes on, with `checkpoints reset`).
  */
 import * as fs from "node:fs/promises";
+import * as readline from "node:readline/promises";
 import { getLogger } from "@logtape/logtape";
 import { parseIni } from "./config/ini.ts";
 import { ConfigError, KEYS, type Key, resolveSettings, type Settings } from "./config/settings.ts";
 import { type FlagSpec, nearest, parseArgs, UsageError } from "./cli/args.ts";
 import { initPackages, packageRows, produce, status } from "./app/commands.ts";
 import { prepareRun } from "./app/run.ts";
-import { runDemo } from "./app/demo.ts";
+import { parseRestartPosition, resetCheckpoints, ResetRefusedError, shardStates } from "./app/checkpoints_reset.ts";
+import { systemClock } from "./ports/clock.ts";
+import { DEMO_EXAMPLES, type DemoExample, runDemo } from "./app/demo.ts";
 import { Metrics } from "./telemetry/metrics.ts";
 import { logger, setupLogging } from "./telemetry/logging.ts";
 import { serveTelemetry } from "./telemetry/http_server.ts";
@@ -24,6 +28,15 @@ const CONFIG_FLAGS: FlagSpec[] = [
   ...Object.values(KEYS).map((k) => ({ name: k.flag, doc: k.doc })),
   { name: "help", boolean: true, doc: "show this help" },
 ];
+
+/** Exit codes: the README's list. */
+const EXIT = { done: 0, failed: 1, usage: 2, shardStopped: 3 } as const;
+
+/** The configuration flags that say where the shard states are (and how to reach them). */
+const CHECKPOINT_FLAGS: FlagSpec[] = CONFIG_FLAGS.filter((f) =>
+  ["config", "stream", "tables-root", "checkpoints-root", "tables", "orders-folder", "checkpoints-folder", "app-name", "lease-duration", "region", "profile", "endpoint-url", "s3-endpoint-url", "log-level", "help"]
+    .includes(f.name)
+);
 
 interface Command {
   summary: string;
@@ -40,22 +53,30 @@ const COMMANDS: Record<string, Command> = {
     action: ({ settings, args, env }) => runCommand(settings, args.booleans.has("once"), env),
   },
   demo: {
-    summary: "run everything locally: embedded Kinesis, a package_table, orders, the subscriber, a summary",
-    usage: "data-subscriber demo [--orders N] [--tables-root ./data]",
-    flags: [{ name: "orders", doc: "orders to produce (default 3000)" }, { name: "shards", doc: "shards of the demo stream (default 4)" }, ...CONFIG_FLAGS],
-    action: ({ settings, args }) => runDemo(settings, { orders: int(args.values.orders, "orders", 3000), shards: int(args.values.shards, "shards", 4) }),
+    summary: "run everything locally: embedded Kinesis, synthetic records, the subscriber, a summary (--example orders or clickstream)",
+    usage: "data-subscriber demo [--example orders|clickstream] [--orders N] [--events N] [--tables-root ./data]",
+    flags: [
+      { name: "example", doc: "orders (the order job's five tables) or clickstream (page views into deploy/examples/clickstream.toml's tables, or --tables) (default orders)" },
+      { name: "orders", doc: "orders to produce (default 3000)" }, { name: "events", doc: "clickstream events to produce (default 2000)" },
+      { name: "shards", doc: "shards of the demo stream (default 4)" }, ...CONFIG_FLAGS,
+    ],
+    action: ({ settings, args }) => runDemo(settings, {
+      example: example(args.values.example),
+      orders: int(args.values.orders, "orders", 3000), events: int(args.values.events, "events", 2000), shards: int(args.values.shards, "shards", 4),
+    }),
   },
   produce: {
     summary: "put N synthetic orders on the stream at a rate, like the original publisher",
-    usage: "data-subscriber produce [--count N] [--rate R] [--bad N] [--seed S]",
+    usage: "data-subscriber produce [--count N] [--rate R] [--bad N] [--seed S] [--example orders|clickstream]",
     flags: [
-      { name: "count", doc: "orders to put (default 1000)" }, { name: "rate", doc: "records per second, 0 for as fast as possible (default 0)" },
-      { name: "bad", doc: "broken records to mix in (default 0)" }, { name: "seed", doc: "generator seed (default: random)" }, ...CONFIG_FLAGS,
+      { name: "count", doc: "records to put (default 1000)" }, { name: "rate", doc: "records per second, 0 for as fast as possible (default 0)" },
+      { name: "bad", doc: "broken records to mix in (default 0)" }, { name: "seed", doc: "generator seed (default: random)" },
+      { name: "example", doc: "orders, or clickstream page views for deploy/examples/clickstream.toml (default orders)" }, ...CONFIG_FLAGS,
     ],
     async action({ settings, args }) {
       const n = await produce(settings, {
         count: int(args.values.count, "count", 1000), rate: int(args.values.rate, "rate", 0), bad: int(args.values.bad, "bad", 0),
-        seed: int(args.values.seed, "seed", Math.floor(Math.random() * 2 ** 31)),
+        seed: int(args.values.seed, "seed", Math.floor(Math.random() * 2 ** 31)), example: example(args.values.example),
       }, logger("produce"));
       console.log(`Put ${n} records on ${settings.stream}.`);
       return 0;
@@ -85,6 +106,38 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  "checkpoints reset": {
+    summary: "resume stopped shards (or move shards on) at the trim horizon, the tip or a time: an operator's decision",
+    usage: "data-subscriber checkpoints reset (--shard ID | --all) --to trim-horizon|latest|<time> [--force] [--yes]",
+    flags: [
+      { name: "shard", doc: "the shard to reset, e.g. shardId-000000000003" },
+      { name: "all", boolean: true, doc: "every shard of the stream that has a checkpoint (finished ones are left alone)" },
+      {
+        name: "to",
+        doc: "where the shards restart: trim-horizon (the oldest record the stream has), latest (records put from now on), or a time like 2026-01-01T00:00:00Z (the first record that arrived at or after it)",
+      },
+      { name: "force", boolean: true, doc: "reset even while a worker holds the lease of an affected shard (its work in progress is then refused)" },
+      { name: "yes", boolean: true, doc: "do not ask for confirmation (required when stdin is not a terminal)" },
+      ...CHECKPOINT_FLAGS,
+    ],
+    async action({ settings, args }) {
+      const shard = args.values.shard;
+      const all = args.booleans.has("all");
+      if ((shard === undefined) === !all) throw new UsageError("'checkpoints reset' needs '--shard ID' or '--all', not both (see 'checkpoints reset --help')");
+      const to = parseRestartPosition(args.values.to);
+      const yes = args.booleans.has("yes");
+      if (!yes && !process.stdin.isTTY) {
+        throw new UsageError("'checkpoints reset' changes where shards resume, and may skip records for good: it asks for confirmation on a terminal; pass --yes to confirm when stdin is not one");
+      }
+      const reset = await resetCheckpoints(shardStates(settings), { shards: all ? "all" : [shard!], to, force: args.booleans.has("force"), leaseDurationMs: settings.leaseDuration }, {
+        clock: systemClock,
+        print: (line) => console.log(line),
+        ...(yes ? {} : { confirm: confirmOnTerminal }),
+      });
+      console.log(`Reset ${reset.length} shard(s) of ${settings.stream}; running subscribers take them at their next lease round.`);
+      return EXIT.done;
+    },
+  },
   version: { summary: "print the version", usage: "data-subscriber version", flags: [], action: () => (console.log(`data-subscriber ${VERSION} (commit ${COMMIT}, built ${BUILD_DATE})`), Promise.resolve(0)) },
   help: { summary: "show this help", usage: "data-subscriber help [command]", flags: [], action: () => (console.log(mainHelp()), Promise.resolve(0)) },
 };
@@ -95,10 +148,16 @@ function int(raw: string | undefined, name: string, fallback: number): number {
   return Number(raw);
 }
 
+function example(raw: string | undefined): DemoExample {
+  if (raw === undefined) return "orders";
+  if (!(DEMO_EXAMPLES as readonly string[]).includes(raw)) throw new UsageError(`'--example' must be ${DEMO_EXAMPLES.map((e) => `'${e}'`).join(" or ")}: got '${raw}'`);
+  return raw as DemoExample;
+}
+
 function mainHelp(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   return [
-    `data-subscriber ${VERSION}: Kinesis order events into Delta Lake tables, exactly once.`,
+    `data-subscriber ${VERSION}: Kinesis order events (or any JSON stream, with --tables) into Delta Lake tables, exactly once.`,
     "",
     "Usage: data-subscriber <command> [options]",
     "",
@@ -131,6 +190,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
   const words = argv.filter((a) => !a.startsWith("--"));
   let name = words[0] ?? "help";
   if (name === "tables") name = `tables ${words[1] ?? ""}`.trim();
+  if (name === "checkpoints") name = `checkpoints ${words[1] ?? ""}`.trim();
   if (argv[0] === "--help" || argv[0] === "-h") name = "help";
   if (argv[0] === "--version") name = "version";
   const command = COMMANDS[name];
@@ -179,6 +239,11 @@ export async function main(argv: string[], env: Record<string, string | undefine
       console.error(err.message);
       return 2;
     }
+    if (err instanceof ResetRefusedError) {
+      // An operator's command that did nothing, and says why: not a failure to log.
+      console.error(err.message);
+      return EXIT.failed;
+    }
     const log = getLogger(["data-subscriber"]);
     log.error("data-subscriber {command} failed: {error}", { command: name, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
     console.error(`Error: ${err instanceof Error ? err.message : String(err)}`);
@@ -206,7 +271,7 @@ async function runCommand(settings: Settings, once: boolean, env: Record<string,
   if (env.ENVIRONMENT === "GITHUB_ACTIONS") log.info("ENVIRONMENT=GITHUB_ACTIONS: credentials come from the environment (the SDK's default chain reads them first).");
   const fault = faultHook(env.DS_TEST_FAULT);
   let lastBatchAt = Date.now();
-  const { supervisor } = await prepareRun(settings, {
+  const { supervisor, sink } = await prepareRun(settings, {
     metrics,
     ...(fault ? { fault } : {}),
     events: { batchCommitted: () => (lastBatchAt = Date.now()) },
@@ -218,7 +283,8 @@ async function runCommand(settings: Settings, once: boolean, env: Record<string,
     });
     log.info("Serving /metrics and /healthz on port {port}.", { port: server.port });
   }
-  const progress = once ? setInterval(() => console.log(progressLine(metrics)), 2000) : undefined;
+  const tables = sink.tableNames;
+  const progress = once ? setInterval(() => console.log(progressLine(metrics, tables)), 2000) : undefined;
   const started = Date.now();
   try {
     await supervisor.run(ctl.signal, { once });
@@ -227,13 +293,33 @@ async function runCommand(settings: Settings, once: boolean, env: Record<string,
     await server?.close();
   }
   const secs = (Date.now() - started) / 1000;
-  console.log(`${progressLine(metrics)} (done in ${secs.toFixed(1)} s)`);
-  return 0;
+  console.log(`${progressLine(metrics, tables)} (done in ${secs.toFixed(1)} s)`);
+  const stopped = supervisor.stoppedShards();
+  if (once && stopped.size > 0) {
+    console.error(
+      `${stopped.size} shard(s) stopped at a gap in the stream, operator action needed (see 'data-subscriber status'): ` +
+        [...stopped].map(([id, s]) => `${id}: ${s.reason}`).join("; "),
+    );
+    return EXIT.shardStopped;
+  }
+  return EXIT.done;
 }
 
-function progressLine(m: Metrics): string {
-  const tables = ["events", "orders", "orders_items", "quarantine", "package_table"].map((t) => `${t}=${m.get("ds_rows_written_total", { table: t })}`).join(" ");
-  return `progress: ${m.total("ds_records_read_total")} records committed in ${m.total("ds_batches_total")} batches; rows ${tables}`;
+/** Shows the plan and asks for a typed "yes" on the terminal. */
+async function confirmOnTerminal(plan: string): Promise<boolean> {
+  const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question(`${plan}\nReset these shard(s)? Type 'yes' to go on: `);
+    return answer.trim().toLowerCase() === "yes";
+  } finally {
+    rl.close();
+  }
+}
+
+/** `progress: N records committed in B batches; rows <table>=<rows> …` for the domain's tables (quarantine and the prepare step's included). */
+function progressLine(m: Metrics, tables: readonly string[]): string {
+  const rows = tables.map((t) => `${t}=${m.get("ds_rows_written_total", { table: t })}`).join(" ");
+  return `progress: ${m.total("ds_records_read_total")} records committed in ${m.total("ds_batches_total")} batches; rows ${rows}`;
 }
 
 /**

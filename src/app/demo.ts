@@ -1,5 +1,6 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { CreateStreamCommand, DescribeStreamSummaryCommand } from "@aws-sdk/client-kinesis";
 import { KinesisSource } from "../adapters/kinesis/kinesis_source.ts";
 import { startLocalKinesis } from "../adapters/kinesis/local_kinesis.ts";
@@ -9,24 +10,66 @@ import { ConfigError, type Settings, tableLocations } from "../config/settings.t
 import { DeltaTable } from "../core/delta/table.ts";
 import { logger } from "../telemetry/logging.ts";
 import { Metrics } from "../telemetry/metrics.ts";
-import { initPackages, produce } from "./commands.ts";
+import { chooseDomain } from "./domains.ts";
+import { initPackages, produce, putEntries } from "./commands.ts";
 import { prepareRun } from "./run.ts";
+import { brokenClickstream, generateClickstream } from "../produce/clickstream_generator.ts";
 import { generatePackages } from "../produce/order_generator.ts";
 
 const MARKER = ".data-subscriber-demo";
 
+/** The demo's examples: the order job, and a clickstream into tables a tables file declares. */
+export const DEMO_EXAMPLES = ["orders", "clickstream"] as const;
+export type DemoExample = (typeof DEMO_EXAMPLES)[number];
+
+export interface DemoOptions {
+  /** Which example to run. @default "orders" */
+  example: DemoExample;
+  /** Orders to produce (the orders example). */
+  orders: number;
+  /** Events to produce (the clickstream example). */
+  events: number;
+  shards: number;
+}
+
+/**
+ * Where `deploy/examples/clickstream.toml` is: inside the binary (set by `src/bin.ts`), or
+ * in the source tree.
+ */
+export function clickstreamExampleFile(): string {
+  const embedded = (globalThis as { __DS_EMBEDDED?: { clickstreamToml?: string } }).__DS_EMBEDDED?.clickstreamToml;
+  return embedded ?? fileURLToPath(new URL("../../deploy/examples/clickstream.toml", import.meta.url));
+}
+
 /**
  * `demo`: everything on this machine, no AWS account. Starts the embedded Kinesis, creates
- * a stream, a package_table with stock, produces orders (and a few broken records), runs
- * the subscriber until it has caught up, prints what the tables hold, and stops all it
- * started. The tables stay under the tables root (./data by default).
+ * a stream, produces synthetic records (and a few broken ones), runs the subscriber until
+ * it has caught up, prints what the tables hold, and stops all it started. The tables stay
+ * under the tables root (./data by default).
+ *
+ * - `orders`: a package_table with stock, order events, the five tables of the order job;
+ * - `clickstream`: page-view events into the tables of `deploy/examples/clickstream.toml`
+ *   (or of `--tables`, a file declaring tables for the same events).
+ *
+ * @throws {ConfigError} when the tables root is not a local folder, holds files the demo
+ *   did not make, or `--tables` is given without `--example clickstream`.
  */
-export async function runDemo(base: Settings, opts: { orders: number; shards: number }): Promise<number> {
+export async function runDemo(base: Settings, opts: DemoOptions): Promise<number> {
   const log = logger("demo");
   if (/^[a-z0-9]+:\/\//i.test(base.tablesRoot) && !base.tablesRoot.startsWith("file://")) {
     throw new ConfigError(`Cannot run the demo: it writes to a local folder, and 'tables-root' is '${base.tablesRoot}'`);
   }
+  if (opts.example === "orders" && base.tablesFile) {
+    throw new ConfigError(
+      `Cannot run the demo with --tables alone: it makes synthetic records for its examples only. ` +
+        `Add --example clickstream for events that fit deploy/examples/clickstream.toml, or run 'data-subscriber run --tables ${base.tablesFile}' on your stream`,
+    );
+  }
+  const clickstream = opts.example === "clickstream";
+  const tablesFile = clickstream ? base.tablesFile ?? clickstreamExampleFile() : undefined;
   const root = path.resolve(base.tablesRoot.replace(/^file:\/\//, ""));
+  // Check the tables file before touching anything.
+  if (tablesFile) await chooseDomain({ ...base, tablesRoot: root, tablesFile });
   await prepareFolder(root);
   console.log(`Starting the embedded Kinesis (kinesis-local)…`);
   const kinesis = await startLocalKinesis();
@@ -34,8 +77,9 @@ export async function runDemo(base: Settings, opts: { orders: number; shards: nu
     const settings: Settings = {
       ...base,
       tablesRoot: root,
-      checkpointsRoot: path.join(root, base.ordersFolder, "delta", base.checkpointsFolder),
-      stream: base.stream ?? "demo-orders",
+      ...(tablesFile ? { tablesFile } : {}),
+      checkpointsRoot: tablesFile ? path.join(root, "_checkpoints") : path.join(root, base.ordersFolder, "delta", base.checkpointsFolder),
+      stream: base.stream ?? (clickstream ? "demo-clickstream" : "demo-orders"),
       region: base.region ?? "us-east-1",
       kinesisEndpointUrl: kinesis.endpoint,
       maxBatchAge: Math.min(base.maxBatchAge, 2_000),
@@ -56,6 +100,7 @@ export async function runDemo(base: Settings, opts: { orders: number; shards: nu
     }
     client.destroy();
     console.log(`Stream '${settings.stream}' with ${opts.shards} shards at ${kinesis.endpoint}.`);
+    if (clickstream) return await clickstreamDemo(settings, opts.events);
 
     const packages = generatePackages((i) => 40 + ((i * 37) % 260));
     await initPackages(settings, packages, true);
@@ -114,4 +159,49 @@ async function printSummary(settings: Settings, stockBefore: number): Promise<vo
     }
   }
   console.log(`\nThe tables are Delta tables under ${settings.tablesRoot}: read them with Spark, DuckDB or delta-rs.`);
+}
+
+/** The clickstream example: events and a few broken records on the stream, the subscriber, a summary. */
+async function clickstreamDemo(settings: Settings, count: number): Promise<number> {
+  const enc = new TextEncoder();
+  const embedded = settings.tablesFile === clickstreamExampleFile();
+  console.log(`Tables declared in ${embedded ? "deploy/examples/clickstream.toml (the copy built in)" : settings.tablesFile}.`);
+  // From 23:30 on 2025-03-01: a run of more than 1,800 events crosses midnight, making two view_date partitions.
+  const events = generateClickstream(count, 7);
+  const entries = events.map((e) => ({ data: enc.encode(JSON.stringify(e)), partitionKey: String((e.session as { id: string }).id) }));
+  const broken = brokenClickstream();
+  broken.forEach((b, i) => entries.splice(Math.floor(((i + 1) * entries.length) / (broken.length + 1)), 0, { data: enc.encode(b), partitionKey: `broken-${i}` }));
+  const put = await putEntries(settings, entries);
+  const checkouts = events.filter((e) => e.cart !== undefined).length;
+  console.log(`Put ${put} records (${count} page views, ${checkouts} of them checkouts with a cart, and ${broken.length} broken ones) on the stream.\n`);
+
+  const metrics = new Metrics();
+  const { supervisor, sink } = await prepareRun(settings, { metrics });
+  const started = Date.now();
+  const progress = setInterval(() => console.log(`  … ${metrics.total("ds_records_read_total")} records committed`), 2000);
+  try {
+    await supervisor.run(new AbortController().signal, { once: true });
+  } finally {
+    clearInterval(progress);
+  }
+  console.log(`Subscriber caught up: ${metrics.total("ds_records_read_total")} records in ${metrics.total("ds_batches_total")} batches, ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
+  const { locations } = await chooseDomain(settings);
+  for (const name of sink.tableNames) {
+    const table = await DeltaTable.open(openStore(locations[name]!, s3Config(settings)));
+    const rows = await table.readRows();
+    const parts = table.snapshot.partitionColumns;
+    const folders = parts.length > 0 ? `, ${new Set([...table.snapshot.files.values()].map((f) => JSON.stringify(f.partitionValues))).size} partition(s) by ${parts.join(", ")}` : "";
+    console.log(`${name}: ${rows.length} rows, version ${table.version}${folders} (${locations[name]})`);
+    if (name === "quarantine") {
+      for (const r of rows) console.log(`  ${String(r.reason).slice(0, 200)}`);
+    } else {
+      for (const r of rows.slice(0, 2)) console.log(`  ${show(r)}`);
+    }
+  }
+  console.log(`\nThe tables are Delta tables under ${settings.tablesRoot}: read them with Spark, DuckDB or delta-rs.`);
+  return 0;
+}
+
+function show(row: Record<string, unknown>): string {
+  return JSON.stringify(row, (_, v) => (typeof v === "bigint" ? Number(v) : v instanceof Map ? Object.fromEntries(v) : v)).slice(0, 300);
 }

@@ -47,7 +47,7 @@ export async function prepareRun(settings: Settings, deps: RunDeps): Promise<Pre
     },
   );
   const states = new ShardStateStore(openStore(settings.checkpointsRoot, s3), joinUri(settings.appName, source.streamName, "shards") + "/");
-  const events = mergeEvents(supervisorTelemetry(deps.metrics, logger("subscriber")), deps.events ?? {});
+  const events = mergeEvents(supervisorTelemetry(deps.metrics, logger("subscriber"), { appName: settings.appName }), deps.events ?? {});
   const supervisor = new Supervisor(source, states, systemClock, sink, {
     appName: settings.appName,
     initialPosition: settings.initialPosition,

@@ -85,7 +85,8 @@ export const KEYS = {
   kinesisEndpointUrl: { flag: "kinesis-endpoint-url", env: ["AWS_ENDPOINT_URL_KINESIS"], doc: "endpoint for Kinesis only", schema: url },
   s3EndpointUrl: { flag: "s3-endpoint-url", env: ["AWS_ENDPOINT_URL_S3"], doc: "endpoint for S3 only (path-style addressing is used)", schema: url },
   tablesRoot: { flag: "tables-root", env: ["TABLES_ROOT", "BUCKET_NAME"], ini: ["paths", "BUCKET_NAME"], default: "./data", doc: "where the tables live: folder, file://, s3:// or s3a:// URI", schema: storageUri },
-  checkpointsRoot: { flag: "checkpoints-root", env: ["CHECKPOINTS_ROOT"], doc: "where shard checkpoints and leases live (default: <tables-root>/<orders>/delta/<checkpoints>)", schema: storageUri },
+  checkpointsRoot: { flag: "checkpoints-root", env: ["CHECKPOINTS_ROOT"], doc: "where shard checkpoints and leases live (default: <tables-root>/<orders>/delta/<checkpoints>, or <tables-root>/_checkpoints with --tables)", schema: storageUri },
+  tablesFile: { flag: "tables", env: ["TABLES_FILE"], doc: "a tables file (.toml, .yaml, .yml or .json) declaring the tables any JSON stream lands in, in place of the order tables", schema: text },
   ordersFolder: { flag: "orders-folder", env: ["ORDERS_FOLDER"], ini: ["paths", "ORDERS"], default: "orders", doc: "top folder of the tables", schema: text },
   bronzeFolder: { flag: "bronze-folder", env: ["BRONZE_FOLDER"], ini: ["paths", "BRONZE"], default: "bronze", doc: "folder of the bronze tables", schema: text },
   goldFolder: { flag: "gold-folder", env: ["GOLD_FOLDER"], ini: ["paths", "GOLD"], default: "gold", doc: "folder of the gold tables", schema: text },
@@ -122,6 +123,8 @@ export interface Settings {
   s3EndpointUrl?: string;
   tablesRoot: string;
   checkpointsRoot: string;
+  /** The tables file: when set, the declared domain replaces the order domain. */
+  tablesFile?: string;
   ordersFolder: string;
   bronzeFolder: string;
   goldFolder: string;
@@ -182,7 +185,7 @@ export function resolveSettings(src: Sources): Settings {
     out[name] = res.output;
   }
   const s = out as unknown as Settings;
-  s.checkpointsRoot ??= joinUri(s.tablesRoot, s.ordersFolder, "delta", s.checkpointsFolder);
+  s.checkpointsRoot ??= s.tablesFile ? joinUri(s.tablesRoot, "_checkpoints") : joinUri(s.tablesRoot, s.ordersFolder, "delta", s.checkpointsFolder);
   return s;
 }
 

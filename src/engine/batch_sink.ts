@@ -8,6 +8,8 @@ export interface CommitShard {
   /** The `txn.version`: the shard's batch number. A table already at it holds these records. */
   batch: number;
   records: UserRecord[];
+  /** On a replay: the prepare step's decision recorded in the shard's intent, if any. */
+  prepared?: Record<string, string>;
 }
 
 /** A batch as the sink sees it: the shards' records, each shard with its txn. */
@@ -17,6 +19,12 @@ export interface CommitBatch {
   replay: boolean;
   /** Wall-clock time of the batch, ms; the same on every replay of it. */
   wallMs: number;
+  /**
+   * Records the prepare step's decision in the intents of the batch's shards; the sink
+   * calls it before the prepare step's commit. A shard whose lease was lost meanwhile is
+   * left out (its new owner finds the decision in the table's log).
+   */
+  recordPrepared?: (parameters: Record<string, string>) => Promise<void>;
 }
 
 /**
@@ -26,7 +34,9 @@ export interface CommitBatch {
  * - all or nothing before the first commit: when anything fails before the first table
  *   commit, no table changed;
  * - determinism: a replay writes the same rows (given the same records and `wallMs`) as
- *   the first attempt did, for every table it still has to write.
+ *   the first attempt did, for every table it still has to write;
+ * - a prepare step's decision is handed to `recordPrepared` before the commit that makes
+ *   it, and read back from `prepared` (or the table's log) on replay.
  */
 export interface BatchSink {
   commit(batch: CommitBatch): Promise<void>;

@@ -137,7 +137,7 @@ export class DeltaSink<V, D> implements BatchSink {
   async commit(batch: CommitBatch): Promise<void> {
     const shards = batch.shards.map((s) => this.#decode(s));
     const batchTime = BigInt(batch.wallMs) * 1000n;
-    await retry(() => this.#attempt(shards, batchTime), POLICIES.prepareConflict, {
+    await retry(() => this.#attempt(shards, batchTime, batch), POLICIES.prepareConflict, {
       clock: this.#opts.clock,
       ...(this.#opts.random ? { random: this.#opts.random } : {}),
       retriable: isPrepareConflict,
@@ -162,7 +162,7 @@ export class DeltaSink<V, D> implements BatchSink {
     return { ...shard, values, rejected };
   }
 
-  async #attempt(shards: DecodedShard<V>[], batchTime: bigint): Promise<void> {
+  async #attempt(shards: DecodedShard<V>[], batchTime: bigint, batch: CommitBatch): Promise<void> {
     const fault = this.#opts.fault;
     // 1. The prepare step: decisions per shard, and its table's files.
     const decisions = new Map<string, D>();
@@ -172,7 +172,7 @@ export class DeltaSink<V, D> implements BatchSink {
       const table = this.#prepared;
       await table.refresh();
       const fresh = this.#missingFrom(table, step.table, shards);
-      for (const s of shards) if (!fresh.includes(s)) decisions.set(s.shardId, await this.#decisionOf(table, s));
+      for (const s of shards) if (!fresh.includes(s)) decisions.set(s.shardId, await this.#decisionOf(table, s, step.table));
       const values = fresh.flatMap((s) => s.values);
       if (values.length > 0) {
         const change = await step.decide(values, table);
@@ -206,6 +206,12 @@ export class DeltaSink<V, D> implements BatchSink {
     await fault?.("after-files");
     // 3. The prepare step's table: a conflict here starts the batch again (the caller's retry).
     if (prepared) {
+      // The decision goes into the shards' intents first: a replay finds it there even
+      // after log cleanup removed this commit; and in memory, for a commit whose response
+      // is lost.
+      await batch.recordPrepared?.(prepared.info!.operationParameters);
+      if (this.#readBack.size > 1024) this.#readBack.clear();
+      for (const t of prepared.txns) this.#readBack.set(`${t.appId}@${t.version}`, decisions.get(shards.find((s) => s.appId === t.appId)!.shardId)!);
       const started = this.#opts.clock.monoMs();
       await prepared.table.commitFiles(prepared.adds, prepared.removes, { txns: prepared.txns, ...prepared.info! });
       this.#opts.events?.tableCommitted?.(prepared.name, prepared.rows, this.#opts.clock.monoMs() - started);
@@ -272,17 +278,21 @@ export class DeltaSink<V, D> implements BatchSink {
     });
   }
 
-  /** The decision the prepare step recorded for a shard's batch, read from its commit. */
-  async #decisionOf(table: DeltaTable, s: CommitShard): Promise<D> {
+  /**
+   * The decision the prepare step made for a shard's batch: as this sink recorded it, or
+   * from the shard's intent, or from the commit in the table's log.
+   */
+  async #decisionOf(table: DeltaTable, s: CommitShard, name: string): Promise<D> {
     const key = `${s.appId}@${s.batch}`;
     const known = this.#readBack.get(key);
     if (known !== undefined) return known;
+    if (s.prepared) return this.#domain.prepare!.readBack(s.prepared);
     const actions = await table.findTxnCommit(s.appId, s.batch);
     const info = actions?.find((a) => a.commitInfo)?.commitInfo;
     if (!actions || !info) {
       throw new TableError(
-        `${this.#domain.prepare!.table} holds batch ${s.batch} of ${s.appId} but its commit cannot be found in the log; ` +
-          `cannot recover the decision that batch was written with`,
+        `${name} holds batch ${s.batch} of ${s.appId} but neither the shard's intent nor the table's log ` +
+          `(cleaned up after delta.logRetentionDuration) holds the decision that batch was written with`,
       );
     }
     const decision = this.#domain.prepare!.readBack((info.operationParameters ?? {}) as Record<string, string>);

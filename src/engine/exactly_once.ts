@@ -1,4 +1,4 @@
-import type { Intent, ShardState } from "../core/shard_state/shard_state.ts";
+import type { Intent, ShardState, Stopped } from "../core/shard_state/shard_state.ts";
 import { comparePositions } from "../core/kinesis/position.ts";
 import type { UserRecord } from "../core/kinesis/records.ts";
 import { LeaseLostError } from "../core/lease/lease_manager.ts";
@@ -21,6 +21,18 @@ export interface ShardStates {
 }
 
 /**
+ * A replay was handed other records than its intent recorded (some are no longer in the
+ * stream). It is never committed: a part of a batch under the batch's txn version would
+ * leave the tables that committed the whole batch and the others apart for good.
+ */
+export class IncompleteReplayError extends Error {
+  override name = "IncompleteReplayError";
+  constructor(readonly shardId: string, readonly intent: Intent, readonly found: number) {
+    super(`Replaying batch ${intent.batch} of shard ${shardId} found ${found} of its ${intent.records} records; it is not committed in part`);
+  }
+}
+
+/**
  * A shard state change the protocol refuses: it would overwrite another intent or move
  * the batch counter back. The shard leaves the batch; its owner replays what is recorded.
  */
@@ -32,7 +44,6 @@ export class StateRefusedError extends Error {
 export interface ExactlyOnceEvents {
   batchCommitted?(info: { records: number; bytes: number; shards: number; ms: number; trigger: Batch["trigger"] | "replay" }): void;
   commitRetry?(err: unknown, attempt: number, delayMs: number): void;
-  replayMismatch?(shardId: string, expected: number, found: number): void;
   /** A shard was read to its end and all of it committed. */
   shardFinished?(shardId: string): void;
 }
@@ -86,16 +97,41 @@ export class ExactlyOnce {
   /**
    * Commits the records re-read for an intent found on taking a shard, as their own batch,
    * then advances the shard past it; `epoch` is the lease epoch the shard was taken under.
+   * @throws {IncompleteReplayError} when the records are not all those of the intent
+   *   (nothing is committed; the caller stops the shard).
    */
   replay(shardId: string, intent: Intent, records: UserRecord[], bytes: number, epoch: number): Promise<void> {
     return this.#inLane(async () => {
       const started = this.#clock.monoMs();
-      if (records.length !== intent.records) this.#opts.events?.replayMismatch?.(shardId, intent.records, records.length);
+      if (records.length !== intent.records) throw new IncompleteReplayError(shardId, intent, records.length);
       if (records.length > 0) {
-        await this.#commitWithRetry({ shards: [{ shardId, appId: this.#opts.appId(shardId), batch: intent.batch, records }], replay: true, wallMs: intent.at });
+        await this.#commitWithRetry({
+          shards: [{ shardId, appId: this.#opts.appId(shardId), batch: intent.batch, records, ...(intent.prepared ? { prepared: intent.prepared } : {}) }],
+          replay: true,
+          wallMs: intent.at,
+          recordPrepared: (parameters) => this.#recordPrepared([{ shardId, intent, epoch }], parameters),
+        });
       }
       await this.#advance(shardId, intent, epoch);
       this.#opts.events?.batchCommitted?.({ records: records.length, bytes, shards: 1, ms: this.#clock.monoMs() - started, trigger: "replay" });
+    });
+  }
+
+  /**
+   * Marks a held shard stopped (a gap in the stream: an operator decides where it goes on),
+   * under the lease epoch the work started in and after every commit queued before it. An
+   * intent stays as it is, for the operator to see; nothing of it is committed.
+   * @returns false when the lease was lost first (the new owner meets the gap itself).
+   */
+  stop(shardId: string, stopped: Stopped, epoch: number): Promise<boolean> {
+    return this.#inLane(async () => {
+      try {
+        await this.#states.update(shardId, (s) => ({ ...s, stopped }), epoch);
+        return true;
+      } catch (err) {
+        if (err instanceof LeaseLostError) return false;
+        throw err;
+      }
     });
   }
 
@@ -159,6 +195,7 @@ export class ExactlyOnce {
         shards: withRecords.map((p) => ({ shardId: p.shardId, appId: this.#opts.appId(p.shardId), batch: p.intent.batch, records: p.records })),
         replay: false,
         wallMs: at,
+        recordPrepared: (parameters) => this.#recordPrepared(withRecords, parameters),
       });
       await this.#opts.fault?.("after-commits");
     }
@@ -169,6 +206,20 @@ export class ExactlyOnce {
     if (batch.records > 0 || parts.length > 0) {
       this.#opts.events?.batchCommitted?.({ records: batch.records, bytes: batch.bytes, shards: parts.length, ms: this.#clock.monoMs() - started, trigger: batch.trigger });
     }
+  }
+
+  /** Writes the prepare step's decision into each shard's intent (see {@link CommitBatch.recordPrepared}). */
+  async #recordPrepared(parts: readonly { shardId: string; intent: Intent; epoch: number }[], parameters: Record<string, string>): Promise<void> {
+    await Promise.all(parts.map(async (p) => {
+      try {
+        await this.#states.update(p.shardId, (s) => {
+          if (s.intent?.batch !== p.intent.batch) throw new StateRefusedError(`Shard ${p.shardId} has no intent for batch ${p.intent.batch} to record a decision in`);
+          return { ...s, intent: { ...s.intent, prepared: parameters } };
+        }, p.epoch);
+      } catch (err) {
+        if (!(err instanceof LeaseLostError || err instanceof StateRefusedError)) throw err;
+      }
+    }));
   }
 
   #commitWithRetry(batch: CommitBatch): Promise<void> {
@@ -191,7 +242,9 @@ export class ExactlyOnce {
         if (s.intent && (s.intent.batch !== intent.batch || s.intent.last?.sequenceNumber !== intent.last?.sequenceNumber)) {
           throw new StateRefusedError(`Shard ${shardId} has another intent (batch ${s.intent.batch}); not clearing it`);
         }
-        return { ...s, batch: intent.batch, position: intent.last ?? s.position, intent: null, finished: s.finished || intent.ends };
+        // A restart position an operator set is used once: the shard now has a position of its own.
+        const restartAt = intent.last ? null : s.restartAt ?? null;
+        return { ...s, batch: intent.batch, position: intent.last ?? s.position, intent: null, finished: s.finished || intent.ends, restartAt };
       }, epoch);
     } catch (err) {
       // The new owner replays the intent; the tables' txns make that a no-op.

@@ -1,7 +1,7 @@
 import type { Clock } from "../ports/clock.ts";
-import { FatalSourceError, type HashKeyRange, type IteratorPosition, type RecordSource, type SourceError } from "../ports/record_source.ts";
+import { FatalSourceError, type HashKeyRange, type IteratorPosition, type RecordSource, type SourceError, TrimmedError } from "../ports/record_source.ts";
 import type { ShardStateStore } from "../core/shard_state/shard_state_store.ts";
-import type { Intent, ShardState } from "../core/shard_state/shard_state.ts";
+import type { Intent, RestartPosition, ShardState, Stopped } from "../core/shard_state/shard_state.ts";
 import type { Position } from "../core/kinesis/position.ts";
 import type { UserRecord } from "../core/kinesis/records.ts";
 import { DuplicateWorkerError, LeaseLostError, LeaseManager, type LeaseOptions } from "../core/lease/lease_manager.ts";
@@ -19,6 +19,19 @@ export interface SupervisorEvents extends ExactlyOnceEvents {
   lag?(shardId: string, millisBehindLatest: number): void;
   readRetry?(shardId: string, err: SourceError): void;
   leaseRoundFailed?(err: unknown): void;
+  /** This worker stopped a shard: the stream no longer has what it must be read from. */
+  shardStopped?(event: ShardStoppedEvent): void;
+  /** After each lease round: every shard found stopped, whoever stopped it. */
+  stoppedShards?(shardIds: string[]): void;
+}
+
+/** A shard stopped at a gap in the stream: which, why, and the range that may be lost. */
+export interface ShardStoppedEvent {
+  stream: string;
+  shardId: string;
+  stopped: Stopped;
+  /** The intent that could not be replayed in full, when that is how the gap was found (it stays in the state). */
+  intent: Intent | null;
 }
 
 export interface SupervisorOptions {
@@ -47,6 +60,11 @@ export interface RunOptions {
  * micro-batcher; each batch goes through the exactly-once protocol ({@link ExactlyOnce}).
  * A shard taken with an intent in its state is replayed first. Knows nothing of the
  * domain: the sink does the writing.
+ *
+ * A gap in the stream is an operator's decision: when the record a shard must resume at
+ * (or an intent's whole range) is no longer in the stream, the shard is marked stopped in
+ * its state (nothing of a partial intent is committed), released, and left alone, with its
+ * children, by every worker until `checkpoints reset`; the other shards go on.
  */
 export class Supervisor {
   readonly #source: RecordSource;
@@ -102,6 +120,11 @@ export class Supervisor {
     return this.#batcher;
   }
 
+  /** The shards found stopped (by this worker, or by any as of the last lease round). */
+  stoppedShards(): ReadonlyMap<string, Stopped> {
+    return this.#leases.stoppedShards();
+  }
+
   appId(shardId: string): string {
     return `${this.#app}/${this.#source.streamName}/${shardId}`;
   }
@@ -125,6 +148,7 @@ export class Supervisor {
         this.#acquired = 0;
         try {
           await this.#leases.tick();
+          this.#events.stoppedShards?.([...this.#leases.stoppedShards().keys()]);
         } catch (err) {
           // A stream that is gone or access refused ends the run; S3 or network trouble
           // is retried next round (held leases may expire meanwhile: CAS fences us then).
@@ -258,33 +282,104 @@ export class Supervisor {
       position = state.intent.last ?? position;
     }
     if (state.finished) return;
-    await reader.read(
-      { after: position, initial: this.#initial, stopAtTip: this.#once, ...(hashKeyRange ? { hashKeyRange } : {}) },
-      async (chunk) => {
-        // A lease lost while this response was on its way: its records must not reach a
-        // batch (the shard's buffer was dropped; a new owner reads them from its state).
-        if (signal.aborted) return;
-        this.#events.lag?.(shardId, chunk.millisBehindLatest);
-        await this.#batcher.push({ ...chunk, epoch });
-      },
-      signal,
-    );
+    // Where an operator's reset said, once, in place of the position (records at or before
+    // the position are still never committed again).
+    const restart = state.intent ? null : state.restartAt ?? null;
+    let delivered = false;
+    try {
+      await reader.read(
+        { after: restart ? null : position, initial: restart ? iteratorAt(restart) : this.#initial, stopAtTip: this.#once, ...(hashKeyRange ? { hashKeyRange } : {}) },
+        async (chunk) => {
+          // A lease lost while this response was on its way: its records must not reach a
+          // batch (the shard's buffer was dropped; a new owner reads them from its state).
+          if (signal.aborted) return;
+          this.#events.lag?.(shardId, chunk.millisBehindLatest);
+          delivered ||= chunk.records.length > 0;
+          await this.#batcher.push({ ...chunk, epoch });
+        },
+        signal,
+      );
+    } catch (err) {
+      if (!(err instanceof TrimmedError) || signal.aborted) throw err;
+      // What was read before the gap is in no other place now: commit it before stopping.
+      if (delivered) await this.#flush();
+      await this.#stopShard(shardId, epoch, {
+        reason: `The stream no longer has record ${at(err.asked)}, where the shard resumes: its retention trimmed it, and the records after it` +
+          (err.firstAvailable === null ? " (the shard has none left)" : ` up to ${err.firstAvailable} (excluded)`) + " may never have been read",
+        asked: err.asked,
+        firstAvailable: err.firstAvailable,
+      });
+    }
   }
 
-  /** Re-reads an intent's exact range and commits it as its own batch. @returns false when stopped first. */
+  /**
+   * Marks a shard stopped at a gap (the lease holder's compare-and-swap, under the epoch it
+   * was taken in), reports it, and releases it: nobody reads it again until it is reset.
+   */
+  async #stopShard(shardId: string, epoch: number, gap: { reason: string; asked: Position; firstAvailable: string | null; intent?: Intent }): Promise<void> {
+    const stopped: Stopped = {
+      reason: gap.reason,
+      at: new Date(this.#clock.wallMs()).toISOString(),
+      by: this.#leases.workerId,
+      asked: gap.asked,
+      firstAvailable: gap.firstAvailable,
+      ...(gap.intent ? { intentBatch: gap.intent.batch } : {}),
+    };
+    if (!(await this.#protocol.stop(shardId, stopped, epoch))) return;
+    this.#events.shardStopped?.({ stream: this.#source.streamName, shardId, stopped, intent: gap.intent ?? null });
+    await this.#leases.release(shardId);
+  }
+
+  /**
+   * Re-reads an intent's exact range and commits it as its own batch; a range the stream no
+   * longer has in full stops the shard instead (nothing of it is committed).
+   * @returns false when stopped first (aborted, or the shard stopped).
+   */
   async #replay(reader: ShardReader, shardId: string, intent: Intent, epoch: number, signal: AbortSignal, hashKeyRange?: HashKeyRange): Promise<boolean> {
     const records: UserRecord[] = [];
     let bytes = 0;
     if (intent.first && intent.last) {
       const before: Position = { sequenceNumber: intent.first.sequenceNumber, subSequenceNumber: intent.first.subSequenceNumber - 1 };
-      const outcome = await reader.read({ after: before, initial: { type: "TRIM_HORIZON" }, until: intent.last, ...(hashKeyRange ? { hashKeyRange } : {}) }, (chunk) => {
-        for (const r of chunk.records) records.push(r);
-        bytes += chunk.bytes;
-        return Promise.resolve();
-      }, signal);
-      if (outcome === "aborted") return false;
+      let outcome;
+      let firstAvailable: string | null;
+      let trimmed = false;
+      try {
+        outcome = await reader.read({ after: before, first: intent.first, initial: { type: "TRIM_HORIZON" }, until: intent.last, ...(hashKeyRange ? { hashKeyRange } : {}) }, (chunk) => {
+          for (const r of chunk.records) records.push(r);
+          bytes += chunk.bytes;
+          return Promise.resolve();
+        }, signal);
+        if (outcome === "aborted") return false;
+        firstAvailable = records[0]?.sequenceNumber ?? null;
+      } catch (err) {
+        if (!(err instanceof TrimmedError) || signal.aborted) throw err;
+        firstAvailable = err.firstAvailable;
+        trimmed = true;
+      }
+      if (trimmed || records.length !== intent.records) {
+        await this.#stopShard(shardId, epoch, {
+          reason: `Batch ${intent.batch} of the shard (${intent.records} records from ${at(intent.first)} to ${at(intent.last)}) cannot be replayed in full: ` +
+            (trimmed ? "the stream no longer has its first record (trimmed by its retention)" : `the stream gave ${records.length} of them`) +
+            ", so it is not committed in part; " +
+            `the tables that committed it before keep it, the others may never get its records`,
+          asked: intent.first,
+          firstAvailable,
+          intent,
+        });
+        return false;
+      }
     }
     await this.#protocol.replay(shardId, intent, records, bytes, epoch);
     return true;
   }
+}
+
+/** A position as `sequence/sub-sequence`. */
+function at(p: Position): string {
+  return `${p.sequenceNumber}/${p.subSequenceNumber}`;
+}
+
+/** The iterator position of an operator's restart position. */
+function iteratorAt(p: RestartPosition): IteratorPosition {
+  return p.type === "AT_TIMESTAMP" ? { type: "AT_TIMESTAMP", timestamp: new Date(p.timestamp) } : { type: p.type };
 }

@@ -3,7 +3,7 @@
  * `monoMs` only moves forward and judges leases and timeouts; `sleep` waits on it.
  */
 export interface Clock {
-  /** Milliseconds since the epoch. */
+  /** Whole milliseconds since the epoch (written to storage as a long). */
   wallMs(): number;
   /** Milliseconds on a clock that never goes back (not related to the epoch). */
   monoMs(): number;

@@ -94,3 +94,30 @@ export class TransientSourceError extends SourceError {
 export class FatalSourceError extends SourceError {
   override name = "FatalSourceError";
 }
+
+/**
+ * The stream no longer has a record the reader had to start with: its retention trimmed
+ * it, so the records between it and the oldest one still there may be lost. Found when an
+ * iterator taken AT_SEQUENCE_NUMBER of the last record handled answers with a later record
+ * first (Kinesis starts such an iterator at the trim horizon, silently), or when a replayed
+ * range does not start with its recorded first record. Retrying cannot help, and reading
+ * on would skip records for good: it stops this one shard (not the run) until an operator
+ * decides where it resumes.
+ */
+export class TrimmedError extends SourceError {
+  override name = "TrimmedError";
+  constructor(
+    readonly shardId: string,
+    /** The user record the reader had to meet first (the last committed one, or a replayed range's first). */
+    readonly asked: { sequenceNumber: string; subSequenceNumber: number },
+    /** The sequence number of the first record the stream gave instead, or null when it gave none. */
+    readonly firstAvailable: string | null,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Shard ${shardId} no longer has record ${asked.sequenceNumber}/${asked.subSequenceNumber} (trimmed by the stream's retention): ` +
+        (firstAvailable === null ? "the shard has no record left after it" : `the oldest record it has from there is ${firstAvailable}`),
+      options,
+    );
+  }
+}

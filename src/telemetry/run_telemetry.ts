@@ -1,13 +1,40 @@
 import type { Logger } from "@logtape/logtape";
 import type { SinkEvents } from "../engine/delta_sink.ts";
-import type { SupervisorEvents } from "../engine/supervisor.ts";
+import type { ShardStoppedEvent, SupervisorEvents } from "../engine/supervisor.ts";
 import type { Metrics } from "./metrics.ts";
+
+export interface SupervisorTelemetryOptions {
+  /** The application name, when not the default: the reset command must name it to find the shard states. */
+  appName?: string;
+}
+
+/**
+ * The command that resumes a stopped shard at the oldest record the stream still has
+ * (run with the same configuration as the subscriber: environment or --config).
+ */
+export function resetCommand(stream: string, shardId: string, appName?: string): string {
+  const app = appName && appName !== "data-subscriber" ? ` --app-name ${appName}` : "";
+  return `data-subscriber checkpoints reset --stream ${stream}${app} --shard ${shardId} --to trim-horizon`;
+}
+
+/** The records a stopped shard may have lost, in words. */
+export function lostRange(e: Pick<ShardStoppedEvent, "stopped" | "intent">): string {
+  const p = (x: { sequenceNumber: string; subSequenceNumber: number }) => `${x.sequenceNumber}/${x.subSequenceNumber}`;
+  const { stopped, intent } = e;
+  if (intent?.first && intent.last) {
+    return `batch ${intent.batch} (${intent.records} records, ${p(intent.first)} to ${p(intent.last)}) in every table that had not committed it, ` +
+      `and whatever followed it that the stream no longer has (it now starts at ${stopped.firstAvailable ?? "no record"})`;
+  }
+  return `the records after ${p(stopped.asked)}` + (stopped.firstAvailable === null ? " to the end of the shard" : ` and before ${stopped.firstAvailable}`);
+}
 
 /**
  * The supervisor's and the exactly-once protocol's events as log lines and Prometheus
  * metrics: each event both logs (a sentence; ERROR only where an operator must act) and counts.
  */
-export function supervisorTelemetry(metrics: Metrics, log: Logger): SupervisorEvents {
+export function supervisorTelemetry(metrics: Metrics, log: Logger, options: SupervisorTelemetryOptions = {}): SupervisorEvents {
+  /** Stopped shards already told about, so that each is logged once per process. */
+  const told = new Set<string>();
   return {
     leaseAcquired(shardId, state) {
       metrics.inc("ds_leases_acquired_total", "Shard leases this worker took");
@@ -43,12 +70,23 @@ export function supervisorTelemetry(metrics: Metrics, log: Logger): SupervisorEv
       metrics.inc("ds_lease_round_failures_total", "Lease rounds that failed (S3 or Kinesis unreachable) and were retried");
       log.warn("A lease round failed and will be retried: {error}", { error: String(err) });
     },
-    replayMismatch(shardId, expected, found) {
-      metrics.inc("ds_replay_mismatches_total", "Intent replays that found another number of records than recorded");
+    shardStopped(e) {
+      told.add(e.shardId);
+      metrics.inc("ds_shard_stops_total", "Shards this worker stopped at a gap in the stream (records no longer there)");
       log.error(
-        "Replaying shard {shardId}'s intent found {found} of its {expected} records: the rest may have expired from the stream.",
-        { shardId, expected, found },
+        "Shard {shardId} of {stream} is STOPPED: {reason}. Records that may be lost: {lost}. Nothing more of this shard, nor of its children, is read until an operator decides; " +
+          "to resume it at the oldest record the stream still has, run: {command}",
+        { shardId: e.shardId, stream: e.stream, reason: e.stopped.reason, lost: lostRange(e), command: resetCommand(e.stream, e.shardId, options.appName) },
       );
+    },
+    stoppedShards(shardIds) {
+      metrics.set("ds_shards_stopped", "Shards stopped at a gap in the stream, waiting for an operator's checkpoints reset", {}, shardIds.length);
+      for (const id of shardIds) {
+        if (told.has(id)) continue;
+        told.add(id);
+        log.warn("Shard {shardId} is stopped (see its state, or 'data-subscriber status'); not reading it nor its children until it is reset.", { shardId: id });
+      }
+      for (const id of told) if (!shardIds.includes(id)) told.delete(id);
     },
   };
 }

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
 import { LocalStore } from "../../src/adapters/local/local_store.ts";
-import { CheckpointStore } from "../../src/core/checkpoint/checkpoint_store.ts";
+import { ShardStateStore } from "../../src/core/shard_state/shard_state_store.ts";
 import { DeltaTable } from "../../src/core/delta/table.ts";
 import { orderDomain } from "../../src/domains/orders/order_domain.ts";
 import { PACKAGE_TABLE } from "../../src/domains/orders/package_table.ts";
@@ -40,7 +40,7 @@ async function pipeline(root: string): Promise<void> {
   const latencies: number[] = [];
   let started = performance.now();
   let inputBytes = 0;
-  const sub = new Supervisor(source, new CheckpointStore(new LocalStore(path.join(root, "checkpoints")), "bench/"), systemClock, sink, {
+  const sub = new Supervisor(source, new ShardStateStore(new LocalStore(path.join(root, "checkpoints")), "bench/"), systemClock, sink, {
     lease: { workerId: "bench" },
     batch: { maxRecords: 10_000, maxAgeMs: 10_000 },
     // An in-memory stream has no per-shard read limits: measure the pipeline, not Kinesis's 2 MiB/s.

@@ -4,6 +4,7 @@
  * restarts; LATEST and AT_TIMESTAMP; KPL aggregated records, also when a run stops inside
  * one; and three reader processes sharing an 8-shard stream, one of them killed.
  */
+import { POLICIES } from "../../src/core/retry/policies.ts";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs/promises";
@@ -22,11 +23,12 @@ import {
 import { KinesisSource } from "../../src/adapters/kinesis/kinesis_source.ts";
 import { LocalStore } from "../../src/adapters/local/local_store.ts";
 import { MemoryStore } from "../../src/adapters/memory/memory_store.ts";
-import { CheckpointStore } from "../../src/core/checkpoint/checkpoint_store.ts";
+import { ShardStateStore } from "../../src/core/shard_state/shard_state_store.ts";
 import { systemClock } from "../../src/ports/clock.ts";
 import type { ObjectStore } from "../../src/ports/object_store.ts";
 import type { IteratorPosition, RecordSource } from "../../src/ports/record_source.ts";
-import { type FaultPoint, Subscriber, type SubscriberEvents } from "../../src/pipeline/subscriber.ts";
+import type { FaultPoint } from "../../src/engine/fault_point.ts";
+import { Supervisor, type SupervisorEvents } from "../../src/engine/supervisor.ts";
 import { type KinesisLocal, startKinesisLocal } from "../helpers/kinesis_local.ts";
 import { aggregateRecords } from "../helpers/kpl.ts";
 import { CrashError, type LogEntry, LogHandler, readLog, checkExactlyOnce } from "../helpers/log_handler.ts";
@@ -42,20 +44,20 @@ let kinesis: KinesisLocal;
 
 interface SubscriberSetup {
   initial?: IteratorPosition;
-  events?: SubscriberEvents;
+  events?: SupervisorEvents;
   maxRecords?: number;
   fault?: (point: FaultPoint) => void;
 }
 
 function makeSubscriber(source: RecordSource, store: ObjectStore, worker: string, opts: SubscriberSetup = {}) {
   const handler = new LogHandler(store, worker);
-  const sub = new Subscriber(source, new CheckpointStore(store, "checkpoints/"), systemClock, handler, {
+  const sub = new Supervisor(source, new ShardStateStore(store, "checkpoints/"), systemClock, handler, {
     appName: "test",
     ...(opts.initial ? { initialPosition: opts.initial } : {}),
     batch: { maxRecords: opts.maxRecords ?? 200, maxAgeMs: 50 },
     reader: { idleDelayMs: 20, backoffMs: 20, maxBackoffMs: 200, maxCallsPerSecond: 50 },
     lease: { workerId: worker, leaseDurationMs: 400, renewIntervalMs: 100, shardSyncIntervalMs: 100 },
-    commitAttempts: 1,
+    commitPolicy: { ...POLICIES.batchCommit, attempts: 1 },
     ...(opts.fault ? { fault: opts.fault } : {}),
   }, opts.events ?? {});
   return { sub, handler };
@@ -141,7 +143,7 @@ function checkBatchesPerShard(entries: LogEntry[]): void {
 const committed = async (store: ObjectStore) => (await readLog(store)).reduce((n, e) => n + e.records.length, 0);
 
 /** Starts a run; `stop()` aborts it and waits until it has committed, checkpointed and released. */
-function start(sub: Subscriber): { stop(): Promise<void> } {
+function start(sub: Supervisor): { stop(): Promise<void> } {
   const ctl = new AbortController();
   const running = sub.run(ctl.signal);
   return {
@@ -152,7 +154,7 @@ function start(sub: Subscriber): { stop(): Promise<void> } {
   };
 }
 
-async function runUntil(sub: Subscriber, done: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+async function runUntil(sub: Supervisor, done: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const run = start(sub);
   try {
     await waitFor("all records committed", done, timeoutMs);
@@ -240,7 +242,7 @@ describe("KinesisSource under the subscriber, on kinesis-local", () => {
     const all = await listShards(stream);
     const children = all.filter((s) => s.ParentShardId !== undefined);
     assert.equal(children.length, 3, "two children of the split and one of the merge");
-    const states = new CheckpointStore(store, "checkpoints/");
+    const states = new ShardStateStore(store, "checkpoints/");
     const shardIds = entries.map((e) => e.shardId);
     for (const child of children) {
       const parents = [child.ParentShardId, child.AdjacentParentShardId].filter((p): p is string => !!p);
@@ -364,7 +366,7 @@ describe("KinesisSource under the subscriber, on kinesis-local", () => {
         await kinesis.createStream(stream, 1);
         const sent = await putAggregates(stream, [7, 7, 7]);
         const store = new LocalStore(await tempFolder(stream));
-        const states = new CheckpointStore(store, "checkpoints/");
+        const states = new ShardStateStore(store, "checkpoints/");
         let batches = 0;
         let commits = 0;
         const first = makeSubscriber(sourceOf(stream), store, "w1", {

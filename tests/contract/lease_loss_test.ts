@@ -8,7 +8,7 @@ import { after, before, test } from "node:test";
 import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
 import { KinesisSource } from "../../src/adapters/kinesis/kinesis_source.ts";
 import { MemoryStore } from "../../src/adapters/memory/memory_store.ts";
-import { CheckpointStore } from "../../src/core/checkpoint/checkpoint_store.ts";
+import { ShardStateStore } from "../../src/core/shard_state/shard_state_store.ts";
 import { systemClock } from "../../src/ports/clock.ts";
 import type { RecordSource } from "../../src/ports/record_source.ts";
 import { Supervisor } from "../../src/engine/supervisor.ts";
@@ -43,7 +43,7 @@ test("records read just before a lease is lost are not committed twice when the 
     },
   };
   const store = new MemoryStore();
-  const states = new CheckpointStore(store, "checkpoints/");
+  const states = new ShardStateStore(store, "checkpoints/");
   const sub = new Supervisor(source, states, systemClock, new LogHandler(store, "A"), {
     appName: "test",
     batch: { maxRecords: 1000, maxAgeMs: 2_000 },

@@ -6,11 +6,12 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { FAULT_POINTS } from "../../src/engine/fault_point.ts";
 import { runCli } from "../helpers/cli.ts";
 import { assertExactlyOnce } from "../helpers/e2e_checks.ts";
 import { cliEnv, enc, makeOrders, putAll, richAndPoorPackages, startWorld, type World } from "../helpers/e2e_env.ts";
 
-const POINTS = ["after-files", "between-tables", "after-commits", "during-checkpoint"] as const;
+const POINTS = FAULT_POINTS;
 
 describe("a crash at any point of a batch loses and duplicates nothing", () => {
   let w: World;
@@ -18,7 +19,7 @@ describe("a crash at any point of a batch loses and duplicates nothing", () => {
   after(() => w?.stop());
 
   for (const [i, point] of POINTS.entries()) {
-    test(`killed ${point.replace("-", " ")} and restarted`, async () => {
+    test(`killed ${point.replaceAll("-", " ")} and restarted`, async () => {
       const stream = `crash-${i}`;
       await w.kinesis.createStream(stream, 4);
       const bucket = await w.moto.bucket(`crash-${i}`);

@@ -7,9 +7,13 @@
  * ```ts
  * const w = await startDeltaWorker();
  * const r = await w.request({ op: "read", engine: "spark", path: dir });
- * expect(r.rows).toEqual(canonicalRows(ourRows, r.schema));
+ * assert.deepEqual(r.rows, canonicalRows(ourRows, r.schema));
  * await w.close();
  * ```
+ *
+ * The worker sends rows in its wire form (raw values, see `worker_common.py`); `request`
+ * hands them back canonical (`canonical_rows.ts`, the one definition of that form), so
+ * rows from the engines and rows this library reads are compared in the same form.
  *
  * Python comes from `DS_PYTHON` (the Makefile exports it), else `<repo>/.venv/bin/python`
  * (`make .venv/.installed` creates it). The Spark session starts lazily on the first
@@ -23,6 +27,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { type CanonicalRow, canonicalRows, canonicalValue, type DeltaStructType } from "./canonical_rows.ts";
 
 // ---------------------------------------------------------------- protocol types
 
@@ -78,7 +83,7 @@ export interface SqlRequest {
   sql: string;
   tables?: Record<string, string>;
   storage?: StorageOptions;
-  /** Sort rows canonically (otherwise query order). */
+  /** Sort the canonical rows (otherwise query order). Done here, not by the worker. */
   sort?: boolean;
 }
 
@@ -89,31 +94,11 @@ export type DeltaRequest =
   | { op: "ping" }
   | { op: "start_spark" };
 
-/** A Delta schema type as JSON (the `schemaString` format). */
-export type DeltaType =
-  | string
-  | { type: "struct"; fields: DeltaField[] }
-  | { type: "array"; elementType: DeltaType; containsNull: boolean }
-  | { type: "map"; keyType: DeltaType; valueType: DeltaType; valueContainsNull: boolean };
-export interface DeltaField {
-  name: string;
-  type: DeltaType;
-  nullable: boolean;
-  metadata: Record<string, unknown>;
-}
-export interface DeltaStructType {
-  type: "struct";
-  fields: DeltaField[];
-}
-
-export type CanonicalValue = null | boolean | number | string | CanonicalValue[] | { [k: string]: CanonicalValue };
-export type CanonicalRow = Record<string, CanonicalValue>;
-
 export interface ReadResponse {
   ok: true;
   /** The table schema as the engine sees it. */
   schema: DeltaStructType;
-  /** Canonical rows, sorted (absent with `rows: false`). */
+  /** Canonical rows (`canonical_rows.ts`), sorted (absent with `rows: false`). */
   rows: CanonicalRow[];
   /** spark: `SELECT COUNT(*)` (answered from stats when they are there); deltalake: exact. */
   count: number;
@@ -125,13 +110,18 @@ export interface ReadResponse {
 }
 export interface WriteResponse {
   ok: true;
+  /** The schema of the table written, as the writing engine reads it. */
+  schema: DeltaStructType;
+  /** The rows written, read back by the writing engine: canonical, sorted. */
   rows: CanonicalRow[];
   version: number;
   ms: number;
 }
 export interface SqlResponse {
   ok: true;
-  schema?: DeltaStructType;
+  /** The result's schema. */
+  schema: DeltaStructType;
+  /** Canonical rows, in query order unless the request asked to `sort`. */
   rows: CanonicalRow[];
   ms: number;
 }
@@ -270,7 +260,7 @@ export async function startDeltaWorker(options: StartOptions = {}): Promise<Delt
       throw new DeltaWorkerError(`delta_worker wrote a non-JSON line: ${line.slice(0, 500)}`);
     }
     if (res?.ok !== true) throw new DeltaWorkerError(`delta_worker: ${res?.error ?? line}`, res);
-    return res;
+    return canonicalResponse(req, res);
   };
 
   const worker: DeltaWorker = {
@@ -312,151 +302,10 @@ export async function startDeltaWorker(options: StartOptions = {}): Promise<Delt
   return worker;
 }
 
-// ---------------------------------------------------------------- canonical rows
-
-/**
- * Canonical rows: the JSON form in which the worker returns rows, identical for
- * both engines for the same data, and what this function builds from our own
- * rows so the two can be compared with `toEqual`.
- *
- * Per Delta type:
- * - struct → object with the fields in schema order
- * - array → array
- * - map → array of `[key, value]` pairs sorted by key (numbers numerically,
- *   otherwise by the key's JSON text in UTF-16 code-unit order)
- * - long / integer / short / byte → number (long beyond 2^53 loses precision,
- *   exactly as JSON.parse of the worker's output does)
- * - float / double → number; a `float` is the exact double value of the stored
- *   float32 (`Math.fround`); -0 → 0; NaN → "NaN"; ±∞ → "Infinity" / "-Infinity"
- * - decimal(p,s) → string with exactly `s` fraction digits ("12.30", "-0.01", "0.00")
- * - date → "YYYY-MM-DD"
- * - timestamp → UTC "YYYY-MM-DDTHH:MM:SS.ffffffZ" (6 fraction digits);
- *   timestamp_ntz → the same without "Z"
- * - binary → base64
- * - null → null
- *
- * Rows are sorted by `JSON.stringify(row)` compared with `<` (UTF-16 code units);
- * the worker sorts the same way (it renders numbers as JavaScript does).
- *
- * Accepted inputs (what `tableToRows` produces, and more): bigint or number for
- * integers; number for floats; string / number / bigint for decimals; `Date`,
- * "YYYY-MM-DD" or days-since-epoch number for dates; `Date` (µs become 000),
- * bigint µs since the epoch, or an already canonical string for timestamps;
- * `Uint8Array` for binary; `Map`, `[k, v][]` or plain object for maps.
- */
-export function canonicalRows(rows: readonly Record<string, unknown>[], schema: DeltaStructType): CanonicalRow[] {
-  return sortCanonicalRows(rows.map((r) => canonicalValue(r, schema) as CanonicalRow));
-}
-
-/** Sorts canonical rows the way the worker does (by JSON.stringify, UTF-16 order). */
-export function sortCanonicalRows<T>(rows: readonly T[]): T[] {
-  return rows
-    .map((r) => [JSON.stringify(r), r] as const)
-    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-    .map((x) => x[1]);
-}
-
-/** The canonical JSON value of `v`, whose Delta type is `t`. */
-export function canonicalValue(v: unknown, t: DeltaType): CanonicalValue {
-  if (v === null || v === undefined) return null;
-  if (typeof t === "string") {
-    if (t === "string") return String(v);
-    if (t === "long" || t === "integer" || t === "short" || t === "byte") return Number(v as number | bigint);
-    if (t === "double") return canonicalFloat(Number(v));
-    if (t === "float") return canonicalFloat(Math.fround(Number(v)));
-    if (t === "boolean") return Boolean(v);
-    if (t === "date") return canonicalDate(v);
-    if (t === "timestamp") return canonicalTimestamp(v, false);
-    if (t === "timestamp_ntz") return canonicalTimestamp(v, true);
-    if (t.startsWith("decimal")) {
-      const m = /decimal\(\s*\d+\s*,\s*(\d+)\s*\)/.exec(t);
-      return canonicalDecimal(v, m ? Number(m[1]) : 0);
-    }
-    if (t === "binary") return base64(v as Uint8Array);
-    throw new Error(`canonicalValue: unsupported type ${t}`);
-  }
-  if (t.type === "struct") {
-    const o = v as Record<string, unknown>;
-    const out: Record<string, CanonicalValue> = {};
-    for (const f of t.fields) out[f.name] = canonicalValue(o[f.name], f.type);
-    return out;
-  }
-  if (t.type === "array") return Array.from(v as Iterable<unknown>, (x) => canonicalValue(x, t.elementType));
-  if (t.type === "map") {
-    const entries: [unknown, unknown][] = v instanceof Map
-      ? [...v.entries()]
-      : Array.isArray(v)
-      ? (v as [unknown, unknown][])
-      : Object.entries(v as object);
-    const pairs = entries.map(([k, x]) => [canonicalValue(k, t.keyType), canonicalValue(x, t.valueType)]);
-    return pairs.sort((a, b) => compareKeys(a[0]!, b[0]!));
-  }
-  throw new Error(`canonicalValue: unsupported type ${JSON.stringify(t)}`);
-}
-
-function compareKeys(a: CanonicalValue, b: CanonicalValue): number {
-  const an = typeof a === "number", bn = typeof b === "number";
-  if (an && bn) return (a as number) - (b as number);
-  if (an !== bn) return an ? -1 : 1;
-  const sa = JSON.stringify(a), sb = JSON.stringify(b);
-  return sa < sb ? -1 : sa > sb ? 1 : 0;
-}
-
-function canonicalFloat(x: number): CanonicalValue {
-  if (Number.isNaN(x)) return "NaN";
-  if (x === Infinity) return "Infinity";
-  if (x === -Infinity) return "-Infinity";
-  return x === 0 ? 0 : x;
-}
-
-const pad = (n: number | bigint, w: number) => String(n).padStart(w, "0");
-
-function canonicalDate(v: unknown): string {
-  if (typeof v === "string") return v;
-  if (v instanceof Date) return v.toISOString().slice(0, 10);
-  if (typeof v === "number" || typeof v === "bigint") {
-    return new Date(Number(v) * 86_400_000).toISOString().slice(0, 10);
-  }
-  throw new Error(`canonicalValue: bad date ${String(v)}`);
-}
-
-function canonicalTimestamp(v: unknown, ntz: boolean): string {
-  if (typeof v === "string") return v;
-  let ms: number, micros: number;
-  if (v instanceof Date) {
-    ms = v.getTime();
-    micros = 0;
-  } else if (typeof v === "bigint") {
-    const msB = v >= 0n ? v / 1000n : -((-v + 999n) / 1000n); // floor division
-    ms = Number(msB);
-    micros = Number(v - msB * 1000n);
-  } else if (typeof v === "number") {
-    ms = Math.floor(v);
-    micros = 0;
-  } else throw new Error(`canonicalValue: bad timestamp ${String(v)}`);
-  const d = new Date(ms);
-  const s = `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}T` +
-    `${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}.` +
-    `${pad(d.getUTCMilliseconds(), 3)}${pad(micros, 3)}`;
-  return ntz ? s : s + "Z";
-}
-
-function canonicalDecimal(v: unknown, scale: number): string {
-  if (typeof v === "number") v = v.toFixed(scale);
-  if (typeof v === "bigint") v = v.toString();
-  if (typeof v !== "string") throw new Error(`canonicalValue: bad decimal ${String(v)}`);
-  const m = /^([+-]?)(\d*)(?:\.(\d*))?$/.exec(v.trim());
-  if (!m) return v;
-  let [, sign, int, frac = ""] = m;
-  int = (int ?? "").replace(/^0+(?=\d)/, "") || "0";
-  if (frac.length < scale) frac = frac.padEnd(scale, "0");
-  else if (frac.length > scale && /^0*$/.test(frac.slice(scale))) frac = frac.slice(0, scale);
-  const zero = /^0*$/.test(int + frac);
-  return `${sign === "-" && !zero ? "-" : ""}${int}${scale > 0 || frac ? "." + frac : ""}`;
-}
-
-function base64(v: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < v.length; i += 0x8000) s += String.fromCharCode(...v.subarray(i, i + 0x8000));
-  return btoa(s);
+/** A response with its rows, sent in the worker's wire form, made canonical by its schema. */
+function canonicalResponse(req: DeltaRequest, res: any): any {
+  if (!Array.isArray(res.rows)) return res;
+  const schema = res.schema as DeltaStructType;
+  if (req.op === "sql" && !req.sort) return { ...res, rows: res.rows.map((r: unknown) => canonicalValue(r, schema)) };
+  return { ...res, rows: canonicalRows(res.rows, schema) };
 }

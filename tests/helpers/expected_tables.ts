@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 
 type Json = Record<string, any>; // deno-lint-ignore no-explicit-any
 
-/** `YYYY-MM-DD HH:MM:SS` (UTC) as the canonical timestamp string of the worker. */
+/** `YYYY-MM-DD HH:MM:SS` (UTC) as a canonical timestamp (canonical_rows.ts). */
 function ts(s: string | null | undefined): string | null {
   if (!s) return null;
   return `${s.replace(" ", "T")}.000000Z`;

@@ -14,7 +14,7 @@
 import { POLICIES } from "../../src/core/retry/policies.ts";
 import { KinesisSource } from "../../src/adapters/kinesis/kinesis_source.ts";
 import { LocalStore } from "../../src/adapters/local/local_store.ts";
-import { CheckpointStore } from "../../src/core/checkpoint/checkpoint_store.ts";
+import { ShardStateStore } from "../../src/core/shard_state/shard_state_store.ts";
 import { Supervisor } from "../../src/engine/supervisor.ts";
 import { systemClock } from "../../src/ports/clock.ts";
 import { KINESIS_LOCAL_CREDENTIALS, KINESIS_LOCAL_REGION } from "./kinesis_local.ts";
@@ -56,7 +56,7 @@ const client = KinesisSource.client({ endpoint: cfg.endpoint, region: KINESIS_LO
 const source = new KinesisSource(cfg.stream, client);
 const store = new LocalStore(cfg.folder);
 const handler = new LogHandler(store, cfg.workerId);
-const sub = new Supervisor(source, new CheckpointStore(store, "checkpoints/"), systemClock, handler, {
+const sub = new Supervisor(source, new ShardStateStore(store, "checkpoints/"), systemClock, handler, {
   appName: "test",
   batch: { maxRecords: cfg.maxBatchRecords, maxAgeMs: cfg.maxBatchAgeMs },
   reader: { idleDelayMs: cfg.idleDelayMs, backoffMs: 50, maxBackoffMs: 500, maxCallsPerSecond: 20 },

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { MemoryStore } from "../../src/adapters/memory/memory_store.ts";
 import { ScriptedSource } from "../../src/adapters/memory/scripted_source.ts";
-import { CheckpointStore } from "../../src/core/checkpoint/checkpoint_store.ts";
+import { ShardStateStore } from "../../src/core/shard_state/shard_state_store.ts";
 import { systemClock } from "../../src/ports/clock.ts";
 import type { IteratorPosition, RecordSource } from "../../src/ports/record_source.ts";
 import type { ObjectStore } from "../../src/ports/object_store.ts";
@@ -21,7 +21,7 @@ const enc = new TextEncoder();
 
 function makeSubscriber(source: RecordSource, store: ObjectStore, worker: string, opts: { initial?: IteratorPosition; events?: SupervisorEvents; leaseMs?: number } = {}) {
   const handler = new LogHandler(store, worker);
-  const sub = new Supervisor(source, new CheckpointStore(store, "checkpoints/"), systemClock, handler, {
+  const sub = new Supervisor(source, new ShardStateStore(store, "checkpoints/"), systemClock, handler, {
     appName: "test",
     ...(opts.initial ? { initialPosition: opts.initial } : {}),
     batch: { maxRecords: 200, maxAgeMs: 50 },
@@ -124,7 +124,7 @@ describe("subscriber over the in-memory stream", () => {
     const store = new MemoryStore();
     put(source, 0, 30);
     await runUntil(makeSubscriber(source, store, "w1").sub, async () => (await committed(store)) >= 30);
-    const states = new CheckpointStore(store, "checkpoints/");
+    const states = new ShardStateStore(store, "checkpoints/");
     for (const id of source.openShards()) {
       const st = (await states.read(id))!.state;
       assert.equal(st.lease.owner, null, `${id} released`);
@@ -140,7 +140,7 @@ describe("subscriber over the in-memory stream", () => {
     first.handler.crashOnCall = 2;
     first.handler.crashAfterWrite = true;
     await assert.rejects(first.sub.run(new AbortController().signal), (err: Error) => err.cause instanceof CrashError);
-    const states = new CheckpointStore(store, "checkpoints/");
+    const states = new ShardStateStore(store, "checkpoints/");
     const withIntent = [];
     for (const id of source.openShards()) if ((await states.read(id))?.state.intent) withIntent.push(id);
     assert.ok(withIntent.length > 0, "the crash left an intent");

@@ -39,10 +39,15 @@ export class KinesisSource implements RecordSource {
     this.#region = region;
   }
 
-  /** A client for polling: HTTP/1.1 with keep-alive and timeouts. */
+  /**
+   * A client for polling: HTTP/1.1 with keep-alive and timeouts. `requestTimeout` alone only
+   * logs a warning in @smithy/node-http-handler 4.x (a server that never answers held a
+   * shard's reader for ever): `throwOnRequestTimeout` makes it a deadline for the answer,
+   * and `socketTimeout` ends a body that stops arriving. The SDK retries both (TimeoutError).
+   */
   static client(config: KinesisClientConfig = {}): KinesisClient {
     return new KinesisClient({
-      requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, requestTimeout: 30_000 }),
+      requestHandler: new NodeHttpHandler({ connectionTimeout: 5_000, requestTimeout: 30_000, throwOnRequestTimeout: true, socketTimeout: 30_000 }),
       ...config,
     });
   }

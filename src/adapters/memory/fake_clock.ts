@@ -57,8 +57,9 @@ export class FakeClock implements Clock {
     this.#mono = options.monoMs ?? 0;
   }
 
+  /** Whole milliseconds, as `Date.now()` gives (the time itself may have moved by fractions). */
   wallMs(): number {
-    return this.#wall;
+    return Math.floor(this.#wall);
   }
 
   monoMs(): number {

@@ -21,6 +21,17 @@ interface Shard {
   desc: ShardDescription;
   records: (KinesisRecord & { arrivalMs: number })[];
   closed: boolean;
+  /** Records at the front that the retention trimmed: indexes below this are gone. */
+  trimmed: number;
+}
+
+/** How a {@link ScriptedSource} behaves beyond its shards. */
+export interface ScriptedSourceOptions {
+  /**
+   * The stream's retention period: records that arrived longer ago than this on the clock's
+   * wall time are trimmed, as Kinesis does after 24 hours (up to 365 days). @default Infinity (nothing is trimmed)
+   */
+  retentionMs?: number;
 }
 
 const MAX_HASH = 2n ** 128n - 1n;
@@ -30,7 +41,10 @@ const ITERATOR_TTL_MS = 5 * 60_000;
  * An in-memory Kinesis stream for tests and benchmarks: shards with hash key ranges,
  * puts routed by the MD5 of the partition key, splits and merges that close parents and
  * open children, iterators that expire after 5 minutes on the given clock, and faults
- * scripted per shard (throttles, expired iterators, server errors, empty responses).
+ * scripted per shard (throttles, expired iterators, server errors, empty responses), and
+ * a retention that trims old records ({@link trimBefore}, or the `retentionMs` option) the
+ * way Kinesis does: TRIM_HORIZON starts at the oldest record kept, and an iterator at or
+ * after a trimmed record (or one taken before the trim) starts at the trim horizon, silently.
  *
  * Sequence numbers start just below 10^21 so that they cross a digit-count boundary: a
  * reader that compares them as strings or Numbers goes wrong.
@@ -38,6 +52,7 @@ const ITERATOR_TTL_MS = 5 * 60_000;
 export class ScriptedSource implements RecordSource {
   readonly streamName: string;
   readonly #clock: Clock;
+  readonly #retentionMs: number;
   readonly #shards = new Map<string, Shard>();
   #nextShard = 0;
   #nextSeq = 10n ** 21n - 50n;
@@ -46,9 +61,10 @@ export class ScriptedSource implements RecordSource {
   /** GetRecords calls made, per shard. */
   readonly calls = new Map<string, number>();
 
-  constructor(streamName: string, shardCount: number, clock: Clock = systemClock) {
+  constructor(streamName: string, shardCount: number, clock: Clock = systemClock, options: ScriptedSourceOptions = {}) {
     this.streamName = streamName;
     this.#clock = clock;
+    this.#retentionMs = options.retentionMs ?? Infinity;
     const width = (MAX_HASH + 1n) / BigInt(shardCount);
     for (let i = 0; i < shardCount; i++) {
       const start = width * BigInt(i);
@@ -97,6 +113,22 @@ export class ScriptedSource implements RecordSource {
     return [...this.#shards.values()].filter((s) => !s.closed).sort((x, y) => (BigInt(x.desc.hashKeyRange.startingHashKey) < BigInt(y.desc.hashKeyRange.startingHashKey) ? -1 : 1)).map((s) => s.desc.shardId);
   }
 
+  /**
+   * Trims the records that arrived before `wallMs`, as the stream's retention does: of
+   * every shard, or of `shardId` only (Kinesis trims each shard on its own schedule).
+   * Trimming only moves forward. @returns how many records were trimmed.
+   */
+  trimBefore(wallMs: number, shardId?: string): number {
+    let n = 0;
+    for (const s of this.#shards.values()) {
+      if (shardId !== undefined && s.desc.shardId !== shardId) continue;
+      const before = s.trimmed;
+      while (s.trimmed < s.records.length && s.records[s.trimmed]!.arrivalMs < wallMs) s.trimmed++;
+      n += s.trimmed - before;
+    }
+    return n;
+  }
+
   /** Queues faults for the next GetRecords calls on a shard. */
   inject(shardId: string, ...faults: Fault[]): void {
     this.faults.set(shardId, [...(this.faults.get(shardId) ?? []), ...faults]);
@@ -109,9 +141,10 @@ export class ScriptedSource implements RecordSource {
   getIterator(shardId: string, position: IteratorPosition): Promise<string> {
     const shard = this.#shards.get(shardId);
     if (!shard) return Promise.reject(new FatalSourceError(`Shard ${shardId} not found in stream ${this.streamName}`));
+    const horizon = this.#horizon(shard);
     let index: number;
     switch (position.type) {
-      case "TRIM_HORIZON": index = 0; break;
+      case "TRIM_HORIZON": index = horizon; break;
       case "LATEST": index = shard.records.length; break;
       case "AT_TIMESTAMP": {
         const t = position.timestamp.getTime();
@@ -126,6 +159,8 @@ export class ScriptedSource implements RecordSource {
         if (index < 0) index = shard.records.length;
       }
     }
+    // At or after a record the retention trimmed: the trim horizon, with no error (as Kinesis).
+    index = Math.max(index, horizon);
     return Promise.resolve(JSON.stringify({ shardId, index, issuedMs: this.#clock.monoMs() }));
   }
 
@@ -144,8 +179,10 @@ export class ScriptedSource implements RecordSource {
     if (fault === "empty") {
       return Promise.resolve({ records: [], nextIterator: next(it.index), millisBehindLatest: this.#behind(shard, it.index) });
     }
-    const records = shard.records.slice(it.index, it.index + limit);
-    const end = it.index + records.length;
+    // Records trimmed since the iterator was taken are skipped: it goes on at the trim horizon.
+    const start = Math.max(it.index, this.#horizon(shard));
+    const records = shard.records.slice(start, start + limit);
+    const end = start + records.length;
     const ended = shard.closed && end >= shard.records.length;
     const children = ended ? [...this.#shards.values()].filter((s) => s.desc.parentShardId === it.shardId || s.desc.adjacentParentShardId === it.shardId) : [];
     return Promise.resolve({
@@ -154,6 +191,12 @@ export class ScriptedSource implements RecordSource {
       millisBehindLatest: this.#behind(shard, end),
       ...(ended ? { childShards: children.map((c) => ({ shardId: c.desc.shardId, parentShards: [c.desc.parentShardId, c.desc.adjacentParentShardId].filter((p): p is string => !!p) })) } : {}),
     });
+  }
+
+  /** The index of the shard's oldest record kept, after applying the retention at the clock's time. */
+  #horizon(shard: Shard): number {
+    if (this.#retentionMs !== Infinity) this.trimBefore(this.#clock.wallMs() - this.#retentionMs, shard.desc.shardId);
+    return shard.trimmed;
   }
 
   #behind(shard: Shard, index: number): number {
@@ -178,6 +221,7 @@ export class ScriptedSource implements RecordSource {
       desc: { shardId, hashKeyRange: range, ...(parent ? { parentShardId: parent } : {}), ...(adjacent ? { adjacentParentShardId: adjacent } : {}) },
       records: [],
       closed: false,
+      trimmed: 0,
     });
     return shardId;
   }

@@ -7,6 +7,7 @@ import {
   S3Client,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
 import {
   type ByteRange,
   type ListOptions,
@@ -34,6 +35,22 @@ export function parseS3Url(url: string): S3Location {
 const CONFLICT_RETRIES = 8;
 
 /**
+ * How many times a GetObject whose body broke off (a truncated answer, a reset or a stall
+ * while the body streamed) is sent in all. The SDK retries such failures itself for every
+ * call whose body it reads (3 attempts by default), but a GetObject body is read after
+ * `send` returned, outside its retries: without this, one truncated answer failed the call.
+ */
+const BODY_ATTEMPTS = 3;
+
+/**
+ * Time limits of the default client: a connection within 5 s, then no more than 30 s
+ * without a byte moving either way (an inactivity limit, so large uploads and downloads
+ * are not cut). Without them a server that never answers held the caller for ever (a batch
+ * commit, and with it the shards whose leases it kept renewing). The SDK retries a timeout.
+ */
+const HTTP_LIMITS = { connectionTimeout: 5_000, socketTimeout: 30_000 } as const;
+
+/**
  * An {@link ObjectStore} on an S3 bucket (AWS, or any server with conditional writes).
  *
  * `putIfAbsent` is `PutObject` with `If-None-Match: *`: 412 means another writer created
@@ -55,22 +72,14 @@ export class S3Store implements ObjectStore {
 
   /** Builds a store from a URI and S3 client settings (region, endpoint, credentials). */
   static fromUrl(url: string, config: S3ClientConfig = {}): S3Store {
-    const client = new S3Client({ forcePathStyle: config.endpoint !== undefined, ...config });
+    const client = new S3Client({ forcePathStyle: config.endpoint !== undefined, requestHandler: new NodeHttpHandler(HTTP_LIMITS), ...config });
     return new S3Store(parseS3Url(url), client);
   }
 
   async get(key: string, range?: ByteRange): Promise<Uint8Array> {
     if (range && range.end <= range.start) return new Uint8Array(0);
     try {
-      const res = await this.#client.send(
-        new GetObjectCommand({
-          Bucket: this.#bucket,
-          Key: this.#prefix + key,
-          ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}),
-        }),
-      );
-      if (!res.Body) return new Uint8Array(0);
-      return await res.Body.transformToByteArray();
+      return (await this.#getObject(key, range)).body;
     } catch (err) {
       if (status(err) === 404) throw new NotFoundError(`${this.url}/${key}`, { cause: err });
       if (status(err) === 416) return new Uint8Array(0);
@@ -138,13 +147,31 @@ export class S3Store implements ObjectStore {
 
   async getVersioned(key: string): Promise<Versioned | undefined> {
     try {
-      const res = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }));
-      const body = res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
-      if (!res.ETag) throw new Error(`${this.url}/${key}: GetObject returned no ETag`);
-      return { body, etag: res.ETag };
+      const { body, etag } = await this.#getObject(key);
+      if (!etag) throw new Error(`${this.url}/${key}: GetObject returned no ETag`);
+      return { body, etag };
     } catch (err) {
       if (status(err) === 404) return undefined;
       throw err;
+    }
+  }
+
+  /** GetObject and its whole body, sent again (up to {@link BODY_ATTEMPTS} in all) when the body breaks off. */
+  async #getObject(key: string, range?: ByteRange): Promise<{ body: Uint8Array; etag: string | undefined }> {
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.#client.send(
+        new GetObjectCommand({
+          Bucket: this.#bucket,
+          Key: this.#prefix + key,
+          ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}),
+        }),
+      );
+      try {
+        return { body: res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0), etag: res.ETag };
+      } catch (err) {
+        if (attempt >= BODY_ATTEMPTS || !brokenBody(err)) throw err;
+        await new Promise((r) => setTimeout(r, 100 * attempt * (0.5 + Math.random())));
+      }
     }
   }
 
@@ -169,6 +196,12 @@ export class S3Store implements ObjectStore {
       }
     }
   }
+}
+
+/** A body that broke off while it streamed: worth asking again, as the SDK would for any other call. */
+function brokenBody(err: unknown): boolean {
+  const e = err as { name?: string; code?: string; message?: string } | null;
+  return e?.name === "TimeoutError" || ["ECONNRESET", "ECONNABORTED", "EPIPE", "ETIMEDOUT"].includes(e?.code ?? "") || e?.message === "aborted";
 }
 
 function status(err: unknown): number | undefined {

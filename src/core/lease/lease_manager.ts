@@ -1,7 +1,7 @@
 import type { Clock } from "../../ports/clock.ts";
 import type { RecordSource, ShardDescription } from "../../ports/record_source.ts";
 import type { ShardStateStore, VersionedState } from "../shard_state/shard_state_store.ts";
-import { newShardState, type ShardState } from "../shard_state/shard_state.ts";
+import { newShardState, type ShardState, type Stopped } from "../shard_state/shard_state.ts";
 import { POLICIES } from "../retry/policies.ts";
 import { retry, RetryExhaustedError } from "../retry/retry.ts";
 
@@ -78,6 +78,9 @@ interface Observation {
  * for `leaseDurationMs` on the observer's own monotonic clock has expired and is taken
  * over; a worker below its fair share (shards / workers, rounded up) steals one shard a
  * round from a worker above it. A shard becomes eligible once its parents are finished.
+ * A stopped shard (a gap in the stream, see {@link ShardState.stopped}) is never taken,
+ * and its children never become eligible: it is not finished, and per-key order forbids
+ * reading them before it.
  *
  * Every write of a held shard's state goes through {@link update}, which fails with
  * {@link LeaseLostError} when another worker took the lease: that is the fence that keeps
@@ -97,6 +100,7 @@ export class LeaseManager {
   readonly #held = new Map<string, VersionedState>();
   readonly #observed = new Map<string, Observation>();
   readonly #finished = new Set<string>();
+  readonly #stopped = new Map<string, Stopped>();
   readonly #locks = new Map<string, Promise<unknown>>();
   #shards: ShardDescription[] = [];
   #lastSync = -Infinity;
@@ -135,6 +139,14 @@ export class LeaseManager {
   /** The state of a held shard as last written or read. */
   stateOf(shardId: string): ShardState | undefined {
     return this.#held.get(shardId)?.state;
+  }
+
+  /**
+   * The shards found stopped: by the last round (whoever stopped them), and since by this
+   * worker. A reset shard leaves the list at the next round.
+   */
+  stoppedShards(): ReadonlyMap<string, Stopped> {
+    return this.#stopped;
   }
 
   /** Makes the next round list the shards again (a shard ended: its children appear). */
@@ -181,6 +193,8 @@ export class LeaseManager {
       if (v.state.finished) this.#finished.add(shard.shardId);
       this.#observe(shard.shardId, v.state, now);
     }));
+    this.#stopped.clear();
+    for (const [id, v] of states) if (v.state.stopped) this.#stopped.set(id, v.state.stopped);
     await this.#takeAndBalance(states, now);
   }
 
@@ -208,6 +222,7 @@ export class LeaseManager {
       const written = await this.#states.write(change(held.state), held.etag, this.#clock.wallMs());
       if (written) {
         this.#held.set(shardId, written);
+        if (written.state.stopped) this.#stopped.set(shardId, written.state.stopped);
         return written.state;
       }
       const now = await this.#states.read(shardId);
@@ -277,7 +292,7 @@ export class LeaseManager {
     const now = this.#clock.monoMs();
     for (const [shardId, o] of this.#observed) {
       if (this.#held.has(shardId) || o.owner === null || o.owner === this.workerId) continue;
-      if (this.#finished.has(shardId)) continue;
+      if (this.#finished.has(shardId) || this.#stopped.has(shardId)) continue;
       if (now - o.ownerSinceMs <= this.#leaseMs) return true;
     }
     return false;
@@ -291,8 +306,9 @@ export class LeaseManager {
 
   async #takeAndBalance(states: Map<string, VersionedState>, now: number): Promise<void> {
     const listed = new Set(this.#shards.map((s) => s.shardId));
+    // A stopped parent is not finished: its children wait for it, whatever else happens.
     const finished = (id: string) => !listed.has(id) || states.get(id)?.state.finished === true;
-    const eligible = [...states.values()].filter((v) => !v.state.finished && v.state.parents.every(finished));
+    const eligible = [...states.values()].filter((v) => !v.state.finished && !v.state.stopped && v.state.parents.every(finished));
     const counts = new Map<string, number>([[this.workerId, this.#held.size]]);
     for (const v of eligible) {
       const owner = v.state.lease.owner;

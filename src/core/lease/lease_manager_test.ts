@@ -318,3 +318,49 @@ test("a restart under the same worker id takes over the crashed process's leases
   for (let i = 0; i < 5; i++) await rounds([restarted], 1);
   assert.equal(restarted.leases.heldShards().length, 2);
 });
+
+const STOP = {
+  reason: "the stream no longer has the record the shard resumes at",
+  at: "2026-01-01T00:00:00.000Z",
+  by: "a",
+  asked: { sequenceNumber: "1", subSequenceNumber: 0 },
+  firstAvailable: "9",
+};
+
+test("a stopped shard is taken by no worker, released or expired, and every worker lists it as stopped", async () => {
+  const w = world(2);
+  const a = worker(w, "a");
+  const b = worker(w, "b");
+  await rounds([a], 1);
+  const [gap, other] = w.source.openShards();
+  await a.leases.update(gap!, (s) => ({ ...s, stopped: STOP }));
+  assert.deepEqual([...a.leases.stoppedShards().keys()], [gap], "the holder lists it as soon as it wrote it");
+  await a.leases.release(gap!);
+  await rounds([a, b], 10); // 30 s: past any lease duration, both below their fair share
+  assert.equal((await owners(w)).get(gap!), null, "nobody took it");
+  assert.deepEqual([a.leases.holds(gap!), b.leases.holds(gap!)], [false, false]);
+  for (const x of [a, b]) assert.deepEqual([...x.leases.stoppedShards()], [[gap, STOP]], `${x.id} lists it`);
+  assert.ok(a.leases.holds(other!) || b.leases.holds(other!), "the other shard goes on");
+  assert.equal(b.leases.undecided(), false, "a stopped shard keeps no run-once job waiting");
+
+  // An operator's reset clears it: the next round takes it and nobody lists it any more.
+  const v = (await w.states.read(gap!))!;
+  await w.states.write({ ...v.state, stopped: null, restartAt: { type: "TRIM_HORIZON" } }, v.etag, 0);
+  await rounds([a, b], 1);
+  assert.ok(a.leases.holds(gap!) || b.leases.holds(gap!), "taken once reset");
+  for (const x of [a, b]) assert.equal(x.leases.stoppedShards().size, 0);
+});
+
+test("the children of a stopped parent never start: per-key order would break", async () => {
+  const w = world(1);
+  const a = worker(w, "a");
+  const [parent] = w.source.openShards();
+  await rounds([a], 1);
+  const children = w.source.split(parent!);
+  a.leases.requestShardSync();
+  await a.leases.update(parent!, (s) => ({ ...s, stopped: STOP }));
+  await a.leases.release(parent!);
+  await rounds([a], 10);
+  assert.deepEqual(a.leases.heldShards(), [], "neither the stopped parent nor its children are taken");
+  for (const child of children) assert.equal((await owners(w)).get(child), null, `${child} waits for its parent`);
+});

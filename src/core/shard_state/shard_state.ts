@@ -22,6 +22,17 @@ export interface ShardState {
   finished: boolean;
   /** The batch in flight, written before any table is touched; null between batches. */
   intent: Intent | null;
+  /**
+   * Set when the stream no longer has what this shard must be read from (a gap): nobody
+   * reads the shard, nor its children, until an operator resets it
+   * (`data-subscriber checkpoints reset`). Absent in states written before it existed (read as null).
+   */
+  stopped?: Stopped | null;
+  /**
+   * Where the shard restarts, in place of `position`, as an operator's reset set it;
+   * cleared by the first batch committed after it. Absent or null: from `position`.
+   */
+  restartAt?: RestartPosition | null;
   /** Incremented by every write, so that two versions never have the same bytes (ETags). */
   revision: number;
   /** Wall-clock time of the last write, ISO-8601, for people reading the file. */
@@ -58,7 +69,32 @@ export interface Intent {
   at: number;
   /** The lease epoch the intent was written under. */
   epoch?: number;
+  /**
+   * The decision of the domain's prepare step for this batch (its commitInfo parameters),
+   * recorded just before the prepare step's table commit: a replay reads it here, so it
+   * survives log cleanup of that commit.
+   */
+  prepared?: Record<string, string>;
 }
+
+/** Why and where a shard was stopped: the range that may be lost and who found it. */
+export interface Stopped {
+  /** What was found, as a sentence for operators. */
+  reason: string;
+  /** When it was found, ISO-8601. */
+  at: string;
+  /** The worker that found it. */
+  by: string;
+  /** The user record the reader had to start with and the stream no longer has. */
+  asked: Position;
+  /** The sequence number of the oldest record the stream had from there, or null when none. */
+  firstAvailable: string | null;
+  /** The intent that could not be replayed in full, when it was found replaying one (it stays in `intent`). */
+  intentBatch?: number;
+}
+
+/** An operator's choice of where a shard restarts (JSON: a time is an ISO-8601 string). */
+export type RestartPosition = { type: "TRIM_HORIZON" } | { type: "LATEST" } | { type: "AT_TIMESTAMP"; timestamp: string };
 
 export function newShardState(stream: string, shardId: string, parents: string[], wallMs: number): ShardState {
   return {
@@ -71,6 +107,8 @@ export function newShardState(stream: string, shardId: string, parents: string[]
     position: null,
     finished: false,
     intent: null,
+    stopped: null,
+    restartAt: null,
     revision: 0,
     updatedAt: new Date(wallMs).toISOString(),
   };

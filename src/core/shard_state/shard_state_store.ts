@@ -17,6 +17,20 @@ export class ShardStateStore {
     return `${this.prefix}${shardId}.json`;
   }
 
+  /**
+   * The shards that have a state object, in key order. (A store may keep the versions of
+   * an object under its key as a folder, as the local folder does: the first part of each
+   * key under the prefix names the object.)
+   */
+  async shardIds(): Promise<string[]> {
+    const ids = new Set<string>();
+    for await (const m of this.store.list(this.prefix)) {
+      const name = m.key.slice(this.prefix.length).split("/")[0]!;
+      if (name.endsWith(".json")) ids.add(name.slice(0, -".json".length));
+    }
+    return [...ids];
+  }
+
   async read(shardId: string): Promise<VersionedState | undefined> {
     const v = await this.store.getVersioned(this.key(shardId));
     return v && { state: decodeShardState(v.body, `${this.store.url}/${this.key(shardId)}`), etag: v.etag };

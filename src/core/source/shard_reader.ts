@@ -7,6 +7,7 @@ import {
   type ReadResult,
   type RecordSource,
   SourceError,
+  TrimmedError,
 } from "../../ports/record_source.ts";
 import { belongsToShard, deaggregate } from "../kinesis/deaggregate.ts";
 import { POLICIES } from "../retry/policies.ts";
@@ -52,8 +53,17 @@ export interface ShardReaderOptions {
 
 /** Where a shard reader starts and stops. */
 export interface ReadRange {
-  /** Resume after this user record (the last one committed). */
+  /**
+   * Resume after this user record (the last one committed). The stream must still have
+   * it: when the first record read is a later one, the retention trimmed it and what lay
+   * between may be lost, and the read fails with {@link TrimmedError}.
+   */
   after?: Position | null;
+  /**
+   * The first user record this read must deliver, exactly (replaying an intent: `after`
+   * is the user record just before it). Anything else fails with {@link TrimmedError}.
+   */
+  first?: Position;
   /** Where to start when there is no `after`. */
   initial: IteratorPosition;
   /** Stop once this user record has been delivered (replaying an intent). */
@@ -76,7 +86,13 @@ export type ReaderOutcome = "ended" | "until" | "tip" | "aborted";
  * jitter ({@link POLICIES.kinesisRead}); an expired iterator is acquired again from the
  * last record delivered, without a pause.
  *
+ * Gaps are never skipped silently. Kinesis answers AT_SEQUENCE_NUMBER of a record its
+ * retention trimmed with an iterator at the trim horizon, without an error; so every
+ * iterator taken at a record must answer with that record first (empty responses aside).
+ *
  * @throws {FatalSourceError} when the stream, the shard or access is gone.
+ * @throws {TrimmedError} when the record to resume at (or a replayed range's first) is no
+ *   longer in the stream: records may be lost, and an operator decides where to go on.
  */
 export class ShardReader {
   readonly #source: RecordSource;
@@ -108,6 +124,9 @@ export class ShardReader {
   async read(range: ReadRange, deliver: (chunk: ShardChunk) => Promise<void>, signal: AbortSignal): Promise<ReaderOutcome> {
     let last: Position | null = range.after ?? null;
     let iterator: string | undefined;
+    /** The record the next non-empty response must start with: the one a new iterator was taken at. */
+    let mustStartAt: Position | null = null;
+    let delivered = false;
     let nextCallAt = this.#clock.monoMs();
     /**
      * One GetRecords call, paced. An expired iterator is acquired again from the last
@@ -118,7 +137,10 @@ export class ShardReader {
         await this.#sleepUntil(nextCallAt, signal);
         if (signal.aborted) throw signal.reason;
         try {
-          iterator ??= await this.#source.getIterator(this.#shardId, this.#position(last, range.initial), signal);
+          if (iterator === undefined) {
+            iterator = await this.#source.getIterator(this.#shardId, this.#position(last, range.initial), signal);
+            mustStartAt = last;
+          }
           const calledAt = this.#clock.monoMs();
           const res = await this.#source.getRecords(iterator, this.#opts.maxRecordsPerCall, signal);
           nextCallAt = calledAt + 1000 / this.#opts.maxCallsPerSecond;
@@ -137,13 +159,23 @@ export class ShardReader {
         res = await retry(call, this.#backoff, {
           clock: this.#clock,
           signal,
-          retriable: (err) => !(err instanceof FatalSourceError),
+          retriable: (err) => !(err instanceof FatalSourceError || err instanceof TrimmedError),
           ...(this.#opts.random ? { random: this.#opts.random } : {}),
           onRetry: (e) => this.#opts.onRetry?.(this.#shardId, e.error instanceof SourceError ? e.error : new SourceError(String(e.error), { cause: e.error })),
         });
       } catch (err) {
         if (signal.aborted) break;
         throw err;
+      }
+      // (Set by `call`, which the compiler does not follow.)
+      const startAt = mustStartAt as Position | null;
+      if (startAt) {
+        // Kinesis may answer empty while records follow: the first record that comes decides.
+        const first = res.records[0];
+        const asked = !delivered && range.first ? range.first : startAt;
+        if (first && BigInt(first.sequenceNumber) > BigInt(startAt.sequenceNumber)) throw new TrimmedError(this.#shardId, asked, first.sequenceNumber);
+        if (!first && res.nextIterator === undefined) throw new TrimmedError(this.#shardId, asked, null);
+        if (first) mustStartAt = null;
       }
       const users: UserRecord[] = [];
       let bytes = 0;
@@ -152,12 +184,14 @@ export class ShardReader {
         bytes += r.data.length;
         for (const u of deaggregate(r)) {
           if (last && comparePositions(u, last) <= 0) continue;
+          if (!delivered && range.first && comparePositions(u, range.first) !== 0) throw new TrimmedError(this.#shardId, range.first, u.sequenceNumber);
           if (range.until && comparePositions(u, range.until) > 0) {
             reachedUntil = true;
             break;
           }
           if (u.aggregated && range.hashKeyRange && !belongsToShard(u, range.hashKeyRange)) u.outsideShard = true;
           users.push(u);
+          delivered = true;
         }
         if (reachedUntil) break;
       }

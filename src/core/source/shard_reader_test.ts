@@ -10,6 +10,7 @@ import {
   type SourceError,
   ThrottledError,
   TransientSourceError,
+  TrimmedError,
 } from "../../ports/record_source.ts";
 import { seededRandom } from "../../util/seeded_random.ts";
 import type { UserRecord } from "../kinesis/records.ts";
@@ -309,4 +310,97 @@ test("at the tip the reader waits the idle delay between calls", async () => {
   assert.deepEqual(got, ["late"]);
   ctl.abort();
   assert.equal(await reading, "aborted");
+});
+
+/** A shard of `n` records put one minute apart on `clock`: record i arrived at minute i. */
+function minutes(clock: FakeClock, n: number): { source: ScriptedSource; shard: string; seqs: string[] } {
+  const source = new ScriptedSource("s", 1, clock);
+  const seqs: string[] = [];
+  for (let i = 0; i < n; i++) {
+    seqs.push(source.put("k", enc.encode(`r${i}`)).sequenceNumber);
+    clock.tick(60_000);
+  }
+  return { source, shard: source.openShards()[0]!, seqs };
+}
+
+const at = (seq: string, sub = 0) => ({ sequenceNumber: seq, subSequenceNumber: sub });
+
+test("resuming at a record the retention trimmed fails with TrimmedError naming the shard, the record asked for and the first one left", async () => {
+  const clock = new FakeClock();
+  const t0 = clock.wallMs();
+  const { source, shard, seqs } = minutes(clock, 10);
+  source.trimBefore(t0 + 5 * 60_000); // r0..r4 are gone; r3 was the last record committed
+  const got: UserRecord[] = [];
+  const reader = new ShardReader(source, shard, clock);
+  const err = await clock.settle(reader.read({ after: at(seqs[3]!), initial: { type: "TRIM_HORIZON" }, stopAtTip: true }, (c) => (got.push(...c.records), Promise.resolve()), new AbortController().signal))
+    .then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof TrimmedError, `a TrimmedError, not ${String(err)}`);
+  assert.equal(err.shardId, shard);
+  assert.deepEqual(err.asked, at(seqs[3]!));
+  assert.equal(err.firstAvailable, seqs[5], "the trim horizon: r5");
+  assert.match(err.message, new RegExp(`${shard}.*${seqs[3]}.*${seqs[5]}`));
+  assert.deepEqual(got, [], "r4 is lost: nothing past the gap is delivered");
+});
+
+test("a resume position that is still there reads on as before, even behind empty responses", async () => {
+  const clock = new FakeClock();
+  const t0 = clock.wallMs();
+  const { source, shard, seqs } = minutes(clock, 10);
+  source.trimBefore(t0 + 3 * 60_000); // r0..r2 gone; r3 (the position) kept
+  source.inject(shard, "empty", "empty");
+  const got: string[] = [];
+  const reader = new ShardReader(source, shard, clock);
+  await clock.settle(reader.read({ after: at(seqs[3]!), initial: { type: "TRIM_HORIZON" }, stopAtTip: true }, (c) => (got.push(...c.records.map((r) => dec.decode(r.data))), Promise.resolve()), new AbortController().signal));
+  assert.deepEqual(got, ["r4", "r5", "r6", "r7", "r8", "r9"]);
+});
+
+test("empty responses do not hide a trimmed position: the first record that comes decides", async () => {
+  const clock = new FakeClock();
+  const t0 = clock.wallMs();
+  const { source, shard, seqs } = minutes(clock, 6);
+  source.trimBefore(t0 + 2 * 60_000);
+  source.inject(shard, "empty", "empty", "empty");
+  const reader = new ShardReader(source, shard, clock);
+  await assert.rejects(
+    clock.settle(reader.read({ after: at(seqs[0]!), initial: { type: "TRIM_HORIZON" }, stopAtTip: true }, () => Promise.resolve(), new AbortController().signal)),
+    (e: unknown) => e instanceof TrimmedError && e.firstAvailable === seqs[2],
+  );
+});
+
+test("a replayed range must start with its first record: one the retention trimmed fails, one still there is read exactly", async () => {
+  const clock = new FakeClock();
+  const t0 = clock.wallMs();
+  const { source, shard, seqs } = minutes(clock, 10);
+  const range = (first: number, last: number) => ({ after: at(seqs[first]!, -1), first: at(seqs[first]!), until: at(seqs[last]!), initial: { type: "TRIM_HORIZON" } as const });
+  source.trimBefore(t0 + 4 * 60_000);
+  const intact = await readAll(source, shard, range(4, 7));
+  assert.deepEqual(intact.records.map((r) => dec.decode(r.data)), ["r4", "r5", "r6", "r7"]);
+  const reader = new ShardReader(source, shard, clock);
+  const got: UserRecord[] = [];
+  const err = await clock.settle(reader.read(range(2, 6), (c) => (got.push(...c.records), Promise.resolve()), new AbortController().signal)).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof TrimmedError);
+  assert.deepEqual(err.asked, at(seqs[2]!), "the range's first record is named");
+  assert.equal(err.firstAvailable, seqs[4]);
+  assert.deepEqual(got, [], "no part of the range is delivered");
+});
+
+test("an iterator acquired again after expiry must still find the last record delivered", async () => {
+  const clock = new FakeClock();
+  const t0 = clock.wallMs();
+  const { source, shard, seqs } = minutes(clock, 20);
+  const reader = new ShardReader(source, shard, clock, { maxRecordsPerCall: 5 });
+  const got: string[] = [];
+  const err = await clock.settle(reader.read({ initial: { type: "TRIM_HORIZON" }, stopAtTip: true }, (c) => {
+    got.push(...c.records.map((r) => dec.decode(r.data)));
+    if (got.length === 5) {
+      // While these five wait in a batch, the retention trims past them and the iterator expires.
+      source.trimBefore(t0 + 8 * 60_000);
+      source.inject(shard, "expire");
+    }
+    return Promise.resolve();
+  }, new AbortController().signal)).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof TrimmedError);
+  assert.deepEqual(err.asked, at(seqs[4]!), "the last record delivered");
+  assert.equal(err.firstAvailable, seqs[8]);
+  assert.deepEqual(got, ["r0", "r1", "r2", "r3", "r4"], "r5..r7 are never skipped over silently");
 });
