@@ -14,7 +14,8 @@ BUILD_DATE := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 DEFINES := --define 'DS_BUILD_COMMIT="$(BUILD_COMMIT)"' --define 'DS_BUILD_DATE="$(BUILD_DATE)"'
 export DS_PYTHON := $(CURDIR)/$(PY)
 
-.PHONY: all demo demo-clickstream test test-bun test-deno check build release bench bench-writer bench-startup clean
+SEEDS ?= 100
+.PHONY: sim all demo demo-clickstream test test-bun test-deno check build release bench bench-writer bench-startup clean
 
 all: test
 
@@ -68,6 +69,10 @@ test-deno: node_modules/.installed $(VENV)/.installed $(DENO)
 check: node_modules/.installed $(DENO)
 	$(BUN) x tsc -p tsconfig.json
 	$(DENO) check src/main.ts
+
+## The deterministic simulation: SEEDS=n seeds from SIM_FIRST (default random), or SEED=n alone.
+sim: node_modules/.installed
+	SEED=$(SEED) SEEDS=$(SEEDS) SIM_FIRST=$(SIM_FIRST) $(BUN) tests/sim/run_sim.ts
 
 ## 200,000 orders through the whole pipeline, beside JSON.parse alone.
 bench: node_modules/.installed

@@ -1,10 +1,10 @@
 /**
- * The Kinesis adapter under the subscriber, against a real server (kinesis-local): every
- * record once, in order per key, parents before children while shards split and merge;
- * restarts; LATEST and AT_TIMESTAMP; KPL aggregated records, also when a run stops inside
- * one; and three reader processes sharing an 8-shard stream, one of them killed.
+ * The Kinesis adapter under the supervisor, against a real server (kinesis-local): the
+ * shared supervisor suite (tests/helpers/supervisor_suite.ts: every record once while shards
+ * split and merge, restarts, LATEST and AT_TIMESTAMP, graceful stops, crash replays), then
+ * what needs the real server: KPL aggregated records, also when a run stops inside one,
+ * and three reader processes sharing an 8-shard stream, one of them killed.
  */
-import { POLICIES } from "../../src/core/retry/policies.ts";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs/promises";
@@ -25,45 +25,76 @@ import { LocalStore } from "../../src/adapters/local/local_store.ts";
 import { MemoryStore } from "../../src/adapters/memory/memory_store.ts";
 import { ShardStateStore } from "../../src/core/shard_state/shard_state_store.ts";
 import { systemClock } from "../../src/ports/clock.ts";
-import type { ObjectStore } from "../../src/ports/object_store.ts";
-import type { IteratorPosition, RecordSource } from "../../src/ports/record_source.ts";
-import type { FaultPoint } from "../../src/engine/fault_point.ts";
-import { Supervisor, type SupervisorEvents } from "../../src/engine/supervisor.ts";
+import type { RecordSource } from "../../src/ports/record_source.ts";
 import { type KinesisLocal, startKinesisLocal } from "../helpers/kinesis_local.ts";
 import { aggregateRecords } from "../helpers/kpl.ts";
-import { CrashError, type LogEntry, LogHandler, readLog, checkExactlyOnce } from "../helpers/log_handler.ts";
+import { CrashError, type LogEntry, readLog, checkExactlyOnce } from "../helpers/log_handler.ts";
 import type { ReaderWorkerConfig, WorkerReport } from "../helpers/reader_worker.ts";
 import { runtimeCommand } from "../helpers/runtime.ts";
 import { REPO, waitFor } from "../helpers/servers.ts";
+import { checkBatchesPerShard, committed, KEYS, makeWorker, runSupervisorSuite, runUntil, type StreamHandle, type SupervisorWorld } from "../helpers/supervisor_suite.ts";
 
 const enc = new TextEncoder();
-/** Partition keys; a PutRecords call holds each key at most once, so per-key order is put order. */
-const KEYS = 37;
 
 let kinesis: KinesisLocal;
 
-interface SubscriberSetup {
-  initial?: IteratorPosition;
-  events?: SupervisorEvents;
-  maxRecords?: number;
-  fault?: (point: FaultPoint) => void;
+/** The kinesis-local world: real clock, real server, local folders for the shard states. */
+const world: SupervisorWorld = {
+  name: "kinesis-local",
+  clock: systemClock,
+  async stream(name, shards) {
+    await kinesis.createStream(name, shards);
+    return kinesisStream(name);
+  },
+  store: async (name) => new LocalStore(await tempFolder(name)),
+  waitFor: (what, check, timeoutMs) => waitFor(what, check, timeoutMs ?? 30_000),
+  settle: (p) => p,
+  // kinesis-local's arrival times are real: time must really pass (a real server awaited).
+  pass: (ms) => new Promise((r) => setTimeout(r, ms)),
+  timing: { leaseMs: 400, idleDelayMs: 20, maxCallsPerSecond: 50, backoffMs: 20, maxBackoffMs: 200 },
+  async pollingAtTip(handle) {
+    const watched = pollWatched((handle as KinesisStream).inner);
+    (handle as KinesisStream).next = watched.source;
+    const open = (await handle.shards()).length;
+    return () => watched.polled.size === open;
+  },
+};
+
+interface KinesisStream extends StreamHandle {
+  inner: RecordSource;
+  /** The source the next worker gets (a watched one, for LATEST). */
+  next?: RecordSource | undefined;
 }
 
-function makeSubscriber(source: RecordSource, store: ObjectStore, worker: string, opts: SubscriberSetup = {}) {
-  const handler = new LogHandler(store, worker);
-  const sub = new Supervisor(source, new ShardStateStore(store, "checkpoints/"), systemClock, handler, {
-    appName: "test",
-    ...(opts.initial ? { initialPosition: opts.initial } : {}),
-    batch: { maxRecords: opts.maxRecords ?? 200, maxAgeMs: 50 },
-    reader: { idleDelayMs: 20, backoffMs: 20, maxBackoffMs: 200, maxCallsPerSecond: 50 },
-    lease: { workerId: worker, leaseDurationMs: 400, renewIntervalMs: 100, shardSyncIntervalMs: 100 },
-    commitPolicy: { ...POLICIES.batchCommit, attempts: 1 },
-    ...(opts.fault ? { fault: opts.fault } : {}),
-  }, opts.events ?? {});
-  return { sub, handler };
+function kinesisStream(name: string): KinesisStream {
+  const handle: KinesisStream = {
+    inner: sourceOf(name),
+    source() {
+      const s = handle.next ?? sourceOf(name);
+      handle.next = undefined;
+      return s;
+    },
+    put: (from, to) => put(name, from, to),
+    async split() {
+      const toSplit = (await listShards(name)).filter(isOpen)[0]!;
+      const middle = (hashStart(toSplit) + hashEnd(toSplit) + 1n) / 2n;
+      await kinesis.client.send(new SplitShardCommand({ StreamName: name, ShardToSplit: toSplit.ShardId!, NewStartingHashKey: middle.toString() }));
+      await waitActive(name);
+    },
+    async merge() {
+      const open = (await listShards(name)).filter(isOpen).filter((s) => s.ParentShardId === undefined);
+      const pair = open.flatMap((a) => open.filter((b) => hashEnd(a) + 1n === hashStart(b)).map((b) => [a, b] as const))[0];
+      assert.ok(pair, `two adjacent open shards among ${open.map((s) => s.ShardId).join(", ")}`);
+      await kinesis.client.send(new MergeShardsCommand({ StreamName: name, ShardToMerge: pair[0].ShardId!, AdjacentShardToMerge: pair[1].ShardId! }));
+      await waitActive(name);
+    },
+    shards: () => sourceOf(name).listShards(),
+  };
+  return handle;
 }
 
 const sourceOf = (stream: string) => new KinesisSource(stream, kinesis.client);
+const makeSubscriber = (source: RecordSource, store: Parameters<typeof makeWorker>[2], worker: string, opts: Parameters<typeof makeWorker>[4] = {}) => makeWorker(world, source, store, worker, opts);
 
 /** Puts records `i` in [from, to) as `key-<i % 37>:<i>`, one call per 37; returns their data. */
 async function put(stream: string, from: number, to: number): Promise<string[]> {
@@ -82,7 +113,7 @@ async function put(stream: string, from: number, to: number): Promise<string[]> 
 }
 
 /** Puts 37 records a call until stopped; `expected` holds every record put so far. */
-function keepPutting(stream: string, from: number, pauseMs = 0) {
+function keepPutting(stream: string, from: number) {
   const expected: string[] = [];
   let next = from;
   let stopping = false;
@@ -90,7 +121,6 @@ function keepPutting(stream: string, from: number, pauseMs = 0) {
     while (!stopping) {
       expected.push(...(await put(stream, next, next + KEYS)));
       next += KEYS;
-      if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
     }
   })();
   return {
@@ -122,46 +152,6 @@ async function listShards(stream: string): Promise<Shard[]> {
 const isOpen = (s: Shard) => !s.SequenceNumberRange?.EndingSequenceNumber;
 const hashStart = (s: Shard) => BigInt(s.HashKeyRange?.StartingHashKey ?? "0");
 const hashEnd = (s: Shard) => BigInt(s.HashKeyRange?.EndingHashKey ?? "0");
-
-
-/** Each shard's batches are numbered 1, 2, … without a gap and cover increasing positions. */
-function checkBatchesPerShard(entries: LogEntry[]): void {
-  const byShard = new Map<string, LogEntry[]>();
-  for (const e of entries) byShard.set(e.shardId, [...(byShard.get(e.shardId) ?? []), e]);
-  for (const [shardId, list] of byShard) {
-    list.sort((a, b) => a.batch - b.batch);
-    assert.deepEqual(list.map((e) => e.batch), list.map((_, i) => i + 1), `batches of ${shardId} are 1..${list.length}`);
-    const positions = list.flatMap((e) => e.records.map((r) => [BigInt(r.sequenceNumber), r.subSequenceNumber] as const));
-    for (let i = 1; i < positions.length; i++) {
-      const [s0, u0] = positions[i - 1]!;
-      const [s1, u1] = positions[i]!;
-      assert.ok(s1 > s0 || (s1 === s0 && u1 > u0), `records of ${shardId} strictly increase across its batches (at ${i})`);
-    }
-  }
-}
-
-const committed = async (store: ObjectStore) => (await readLog(store)).reduce((n, e) => n + e.records.length, 0);
-
-/** Starts a run; `stop()` aborts it and waits until it has committed, checkpointed and released. */
-function start(sub: Supervisor): { stop(): Promise<void> } {
-  const ctl = new AbortController();
-  const running = sub.run(ctl.signal);
-  return {
-    stop() {
-      ctl.abort();
-      return running;
-    },
-  };
-}
-
-async function runUntil(sub: Supervisor, done: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const run = start(sub);
-  try {
-    await waitFor("all records committed", done, timeoutMs);
-  } finally {
-    await run.stop();
-  }
-}
 
 /** A source that notes which shards have had a GetRecords answer (the readers' iterators exist). */
 function pollWatched(inner: RecordSource): { source: RecordSource; polled: Set<string> } {
@@ -196,117 +186,14 @@ async function tempFolder(name: string): Promise<string> {
   return dir;
 }
 
-describe("KinesisSource under the subscriber, on kinesis-local", () => {
+describe("KinesisSource under the supervisor, on kinesis-local", () => {
   before(async () => (kinesis = await startKinesisLocal()));
   after(async () => {
     await kinesis?.stop();
     for (const dir of tmpDirs) await fs.rm(dir, { recursive: true, force: true });
   });
 
-  test("every record is committed once, in order per key, parents before children, while shards split and merge", async () => {
-    const stream = "reshard";
-    await kinesis.createStream(stream, 4);
-    const store = new MemoryStore();
-    const run = start(makeSubscriber(sourceOf(stream), store, "w1").sub);
-    const putter = keepPutting(stream, 0);
-    try {
-      await waitFor("first records committed", async () => (await committed(store)) >= 150, 20_000);
-
-      const shards = await listShards(stream);
-      const toSplit = shards[0]!;
-      const middle = (hashStart(toSplit) + hashEnd(toSplit) + 1n) / 2n;
-      await kinesis.client.send(new SplitShardCommand({ StreamName: stream, ShardToSplit: toSplit.ShardId!, NewStartingHashKey: middle.toString() }));
-      await waitActive(stream);
-      const putAtSplit = putter.next;
-      await waitFor("records put after the split", () => putter.next >= putAtSplit + 4 * KEYS, 20_000);
-
-      const open = (await listShards(stream)).filter(isOpen).filter((s) => s.ParentShardId === undefined);
-      const pair = open.flatMap((a) => open.filter((b) => hashEnd(a) + 1n === hashStart(b)).map((b) => [a, b] as const))[0];
-      assert.ok(pair, `two adjacent open shards among ${open.map((s) => s.ShardId).join(", ")}`);
-      await kinesis.client.send(new MergeShardsCommand({ StreamName: stream, ShardToMerge: pair[0].ShardId!, AdjacentShardToMerge: pair[1].ShardId! }));
-      await waitActive(stream);
-      const putAtMerge = putter.next;
-      await waitFor("records put after the merge", () => putter.next >= putAtMerge + 4 * KEYS, 20_000);
-      await putter.stop();
-      await waitFor("all records committed", async () => (await committed(store)) >= putter.expected.length, 30_000);
-    } finally {
-      await putter.stop();
-      await run.stop();
-    }
-    const expected = putter.expected;
-    const entries = await readLog(store);
-    checkExactlyOnce(entries, expected);
-    checkBatchesPerShard(entries);
-    console.log(`${expected.length} records in ${entries.length} batches over ${new Set(entries.map((e) => e.shardId)).size} shards`);
-
-    const all = await listShards(stream);
-    const children = all.filter((s) => s.ParentShardId !== undefined);
-    assert.equal(children.length, 3, "two children of the split and one of the merge");
-    const states = new ShardStateStore(store, "checkpoints/");
-    const shardIds = entries.map((e) => e.shardId);
-    for (const child of children) {
-      const parents = [child.ParentShardId, child.AdjacentParentShardId].filter((p): p is string => !!p);
-      const firstChild = shardIds.indexOf(child.ShardId!);
-      assert.ok(firstChild >= 0, `the child ${child.ShardId} got records`);
-      for (const p of parents) {
-        const lastParent = shardIds.lastIndexOf(p);
-        assert.ok(lastParent >= 0, `the parent ${p} got records`);
-        assert.ok(lastParent < firstChild, `${p}'s last commit (#${lastParent}) comes before its child ${child.ShardId}'s first (#${firstChild})`);
-        assert.equal((await states.read(p))?.state.finished, true, `${p} is finished`);
-      }
-    }
-  });
-
-  test("a restart resumes exactly after the last committed record", async () => {
-    const stream = "restart";
-    await kinesis.createStream(stream, 4);
-    const store = new LocalStore(await tempFolder("restart"));
-    // The first run is stopped while records are still being put.
-    const first = start(makeSubscriber(sourceOf(stream), store, "w1").sub);
-    const putter = keepPutting(stream, 0);
-    try {
-      await waitFor("first records committed", async () => (await committed(store)) >= 200, 20_000);
-    } finally {
-      await first.stop();
-    }
-    const next = await putter.stop();
-    const expected = [...putter.expected, ...(await put(stream, next, next + 300))];
-    await runUntil(makeSubscriber(sourceOf(stream), store, "w2").sub, async () => (await committed(store)) >= expected.length);
-    const entries = await readLog(store);
-    checkExactlyOnce(entries, expected);
-    checkBatchesPerShard(entries);
-    assert.ok(entries.some((e) => e.worker === "w1") && entries.some((e) => e.worker === "w2"), "both runs committed batches");
-  });
-
-  test("LATEST starts at the tip and AT_TIMESTAMP at the first record at or after the time", async () => {
-    const latest = "latest";
-    await kinesis.createStream(latest, 2);
-    await put(latest, 0, 50);
-    const store = new MemoryStore();
-    const watched = pollWatched(sourceOf(latest));
-    const run = start(makeSubscriber(watched.source, store, "w1", { initial: { type: "LATEST" } }).sub);
-    let later: string[];
-    try {
-      await waitFor("readers polling at the tip", () => watched.polled.size === 2, 10_000);
-      later = await put(latest, 50, 90);
-      await waitFor("the new records committed", async () => (await committed(store)) >= later.length, 10_000);
-    } finally {
-      await run.stop();
-    }
-    checkExactlyOnce(await readLog(store), later);
-
-    // kinesis-local compares arrival times; keep a second clear of the timestamp on each side.
-    const timed = "at-timestamp";
-    await kinesis.createStream(timed, 2);
-    await put(timed, 0, 30);
-    await new Promise((r) => setTimeout(r, 1_100));
-    const at = new Date();
-    await new Promise((r) => setTimeout(r, 1_100));
-    const afterAt = await put(timed, 30, 70);
-    const store2 = new MemoryStore();
-    await runUntil(makeSubscriber(sourceOf(timed), store2, "w1", { initial: { type: "AT_TIMESTAMP", timestamp: at } }).sub, async () => (await committed(store2)) >= afterAt.length);
-    checkExactlyOnce(await readLog(store2), afterAt);
-  });
+  runSupervisorSuite(() => Promise.resolve(world));
 
   describe("KPL aggregated records", () => {
     /** Puts, one PutRecord at a time, aggregated records of `sizes[j]` user records, each followed by a plain record. */
@@ -348,7 +235,7 @@ describe("KinesisSource under the subscriber, on kinesis-local", () => {
       await kinesis.createStream(stream, 1);
       const sent = await putAggregates(stream, [5, 9, 1, 7]);
       const store = new MemoryStore();
-      await runUntil(makeSubscriber(sourceOf(stream), store, "w1").sub, async () => (await committed(store)) >= sent.all.length);
+      await runUntil(world, makeSubscriber(sourceOf(stream), store, "w1").sub, async () => (await committed(store)) >= sent.all.length);
       checkAggregates(await readLog(store), sent);
     });
 
@@ -389,7 +276,7 @@ describe("KinesisSource under the subscriber, on kinesis-local", () => {
         assert.deepEqual(firstRun.flatMap((e) => e.records.map((r) => r.data)), stop.crashAt === "checkpoint" ? ["agg0:0", "agg0:1", "agg0:2"] : ["agg0:0", "agg0:1", "agg0:2", "agg0:3", "agg0:4", "agg0:5"]);
 
         const second = makeSubscriber(sourceOf(stream), store, "w2", { maxRecords: 3 });
-        await runUntil(second.sub, async () => (await committed(store)) >= sent.all.length);
+        await runUntil(world, second.sub, async () => (await committed(store)) >= sent.all.length);
         const entries = await readLog(store);
         const resumed = entries.filter((e) => e.worker === "w2" && !e.replay).flatMap((e) => e.records.map((r) => r.data));
         assert.equal(resumed[0], stop.crashAt === "checkpoint" ? "agg0:3" : "agg0:6", "the restart goes on with the next sub-record");
@@ -497,7 +384,7 @@ describe("KinesisSource under the subscriber, on kinesis-local", () => {
       };
       const started = Date.now();
       const ws = ["w1", "w2", "w3"].map((id) => startWorker({ ...base, workerId: id }));
-      const putter = keepPutting(stream, 0, 50);
+      const putter = keepPutting(stream, 0);
       let stopped = false;
       try {
         const alive = (w: Worker) => w.child.exitCode === null && w.child.signalCode === null;
