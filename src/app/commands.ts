@@ -1,3 +1,4 @@
+import { systemClock } from "../ports/clock.ts";
 import * as fs from "node:fs/promises";
 import { openStore } from "../adapters/open_store.ts";
 import { kinesisConfig, s3Config } from "../adapters/aws_clients.ts";
@@ -86,7 +87,7 @@ export async function putEntries(
   if (!settings.stream) throw new ConfigError("Cannot produce: 'stream' is required (STREAM_NAME or --stream)");
   const rate = opts.rate ?? 0;
   const client = KinesisSource.client(kinesisConfig(settings));
-  const started = Date.now();
+  const started = systemClock.wallMs();
   const chunk = rate > 0 ? Math.max(1, Math.min(500, Math.round(rate / 5))) : 500;
   let put = 0;
   try {
@@ -94,7 +95,7 @@ export async function putEntries(
       put += await putRecords(client, settings.stream, entries.slice(i, i + chunk));
       if (rate > 0) {
         const due = started + (put / rate) * 1000;
-        if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+        if (due > systemClock.wallMs()) await systemClock.sleep(due - systemClock.wallMs());
       }
       if (put % 5000 < chunk) opts.log?.info("Put {put} of {total} records on {stream}.", { put, total: entries.length, stream: settings.stream });
     }

@@ -1,3 +1,4 @@
+import { systemClock } from "../ports/clock.ts";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -96,7 +97,7 @@ export async function runDemo(base: Settings, opts: DemoOptions): Promise<number
       const s = await client.send(new DescribeStreamSummaryCommand({ StreamName: settings.stream }));
       if (s.StreamDescriptionSummary?.StreamStatus === "ACTIVE") break;
       if (i > 300) throw new Error(`The demo stream did not become ACTIVE`);
-      await new Promise((r) => setTimeout(r, 100));
+      await systemClock.sleep(100);
     }
     client.destroy();
     console.log(`Stream '${settings.stream}' with ${opts.shards} shards at ${kinesis.endpoint}.`);

@@ -40,4 +40,10 @@ export interface CommitBatch {
  */
 export interface BatchSink {
   commit(batch: CommitBatch): Promise<void>;
+  /**
+   * What a record will take in memory once decoded, in bytes (an estimate), for the
+   * batcher's caps; a sink may decode the record here and keep the result for `commit`.
+   * Without it, a record counts its payload bytes.
+   */
+  weigh?(record: UserRecord): number;
 }

@@ -1,15 +1,21 @@
 import type { Add, Remove, Txn } from "../core/delta/actions.ts";
 import { ConcurrentDeleteReadError, ConcurrentTransactionError, TableError } from "../core/delta/errors.ts";
 import { DeltaTable, type WriterOptions } from "../core/delta/table.ts";
+import type { UserRecord } from "../core/kinesis/records.ts";
 import { POLICIES } from "../core/retry/policies.ts";
 import { retry } from "../core/retry/retry.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ObjectStore } from "../ports/object_store.ts";
 import { noteGarbage } from "../util/collect_garbage.ts";
 import type { BatchSink, CommitBatch, CommitShard } from "./batch_sink.ts";
-import type { BatchPart, Domain, DomainTable } from "./domain.ts";
+import type { BatchPart, Decoded, Domain, DomainTable } from "./domain.ts";
 import type { FaultHook } from "./fault_point.ts";
 import { QUARANTINE_TABLE, quarantineRows, type Rejected } from "./quarantine_table.ts";
+
+/** A decoded JSON record takes about this many times its text in memory (objects, short strings, numbers). */
+const DECODED_FACTOR = 3;
+/** Memory a row takes on its way to Arrow (a JS object of a dozen fields). */
+const LINE_BYTES = 400;
 
 const OUTSIDE_SHARD =
   "KPL sub-record whose hash key lies outside this shard's range (aggregated before a reshard): " +
@@ -79,6 +85,8 @@ export class DeltaSink<V, D> implements BatchSink {
   readonly #prepared: DeltaTable | undefined;
   readonly #opts: DeltaSinkOptions;
   readonly #appends: readonly DomainTable<V, D>[];
+  /** Records decoded when weighed, kept until committed (or dropped with the record). */
+  readonly #decoded = new WeakMap<UserRecord, Decoded<V>>();
   /** Decisions read back from the prepare table, per `appId@version`. */
   readonly #readBack = new Map<string, D>();
 
@@ -147,6 +155,21 @@ export class DeltaSink<V, D> implements BatchSink {
     noteGarbage(4 * batch.shards.reduce((n, s) => n + s.records.reduce((m, r) => m + r.data.length, 0), 0));
   }
 
+  /**
+   * A record's weight for the batcher: its payload, plus what decoding it takes: the JSON
+   * as objects (about {@link DECODED_FACTOR}× the text) and the rows it will make
+   * ({@link LINE_BYTES} each, from the domain's `lines`). The decoded value is kept for `commit`.
+   */
+  weigh(record: UserRecord): number {
+    if (record.outsideShard) return record.data.length;
+    let d = this.#decoded.get(record);
+    if (!d) {
+      d = this.#domain.decode(record);
+      this.#decoded.set(record, d);
+    }
+    return record.data.length * (1 + DECODED_FACTOR) + (d.ok ? (d.lines ?? 1) * LINE_BYTES : 0);
+  }
+
   #decode(shard: CommitShard): DecodedShard<V> {
     const values: V[] = [];
     const rejected: Rejected[] = [];
@@ -155,7 +178,7 @@ export class DeltaSink<V, D> implements BatchSink {
         rejected.push({ shardId: shard.shardId, record, reason: OUTSIDE_SHARD });
         continue;
       }
-      const d = this.#domain.decode(record);
+      const d = this.#decoded.get(record) ?? this.#domain.decode(record);
       if (d.ok) values.push(d.value);
       else rejected.push({ shardId: shard.shardId, record, reason: d.reason });
     }

@@ -5,11 +5,14 @@ import type { ShardChunk } from "../core/source/shard_reader.ts";
 export interface BatcherOptions {
   /** Flush at this many user records. @default 10_000 */
   maxRecords?: number;
-  /** Flush at this many payload bytes. @default 64 MiB */
+  /**
+   * Flush at this many accounted bytes: payload, plus the sink's estimate of what decoding
+   * it takes in memory (see `BatchSink.weigh`). @default 64 MiB
+   */
   maxBytes?: number;
   /** Flush when the oldest buffered record waited this long. @default 10_000 */
   maxAgeMs?: number;
-  /** Readers wait (backpressure) while this many bytes are buffered. @default maxBytes */
+  /** Readers wait (backpressure) while this many accounted bytes are buffered. @default maxBytes */
   maxBufferedBytes?: number;
   /** Readers wait (backpressure) while this many records are buffered. @default 2 × maxRecords */
   maxBufferedRecords?: number;
@@ -19,7 +22,10 @@ export interface BatcherOptions {
 export interface ShardSlice {
   shardId: string;
   records: UserRecord[];
+  /** Payload bytes. */
   bytes: number;
+  /** Accounted bytes: payload plus the decoded estimate (what memory the records take). */
+  weight: number;
   /** The shard ended: its last records are in this slice. */
   ended: boolean;
   millisBehindLatest: number;
@@ -54,6 +60,7 @@ export class MicroBatcher {
   #slices = new Map<string, ShardSlice>();
   #records = 0;
   #bytes = 0;
+  #weight = 0;
   #firstAt: number | undefined;
   #ended = false;
   #flushRequested = false;
@@ -78,6 +85,11 @@ export class MicroBatcher {
     return this.#bytes;
   }
 
+  /** Accounted bytes buffered (payload plus decoded estimate): what the caps apply to. */
+  get bufferedWeight(): number {
+    return this.#weight;
+  }
+
   /** Adds a reader's chunk; resolves once there is room for more. */
   async push(chunk: ShardChunk): Promise<void> {
     if (chunk.records.length > 0 || chunk.ended) {
@@ -88,15 +100,18 @@ export class MicroBatcher {
         s = undefined;
       }
       if (!s) {
-        s = { shardId: chunk.shardId, records: [], bytes: 0, ended: false, millisBehindLatest: 0, ...(chunk.epoch !== undefined ? { epoch: chunk.epoch } : {}) };
+        s = { shardId: chunk.shardId, records: [], bytes: 0, weight: 0, ended: false, millisBehindLatest: 0, ...(chunk.epoch !== undefined ? { epoch: chunk.epoch } : {}) };
         this.#slices.set(chunk.shardId, s);
       }
       for (const r of chunk.records) s.records.push(r);
+      const weight = chunk.weight ?? chunk.bytes;
       s.bytes += chunk.bytes;
+      s.weight += weight;
       s.ended ||= chunk.ended;
       s.millisBehindLatest = chunk.millisBehindLatest;
       this.#records += chunk.records.length;
       this.#bytes += chunk.bytes;
+      this.#weight += weight;
       this.#ended ||= chunk.ended;
       this.#firstAt ??= this.#clock.monoMs();
       this.#wakeTaker?.();
@@ -117,6 +132,7 @@ export class MicroBatcher {
     this.#slices.delete(shardId);
     this.#records -= s.records.length;
     this.#bytes -= s.bytes;
+    this.#weight -= s.weight;
     if (this.#slices.size === 0) this.#firstAt = undefined;
     this.#release();
   }
@@ -130,7 +146,7 @@ export class MicroBatcher {
   /** Why a batch is due now, or undefined. */
   #due(): Batch["trigger"] | undefined {
     if (this.#records >= this.#maxRecords) return "records";
-    if (this.#bytes >= this.#maxBytes) return "bytes";
+    if (this.#weight >= this.#maxBytes) return "bytes";
     if (this.#ended) return "end";
     if (this.#flushRequested) return "flush";
     if (this.#firstAt !== undefined && this.#clock.monoMs() - this.#firstAt >= this.#maxAgeMs) return "age";
@@ -166,6 +182,7 @@ export class MicroBatcher {
       this.#slices = new Map();
       this.#records = 0;
       this.#bytes = 0;
+      this.#weight = 0;
       this.#firstAt = undefined;
       this.#ended = false;
       this.#release();
@@ -176,6 +193,7 @@ export class MicroBatcher {
     const slices: ShardSlice[] = [];
     let records = 0;
     let bytes = 0;
+    let weight = 0;
     for (const [id, s] of [...this.#slices]) {
       const room = this.#maxRecords - records;
       if (room <= 0) break;
@@ -184,20 +202,26 @@ export class MicroBatcher {
         slices.push(s);
         records += s.records.length;
         bytes += s.bytes;
+        weight += s.weight;
         continue;
       }
+      const before = s.records.length;
       const head = s.records.splice(0, room);
       let headBytes = 0;
       for (const r of head) headBytes += r.data.length;
       headBytes = Math.min(headBytes, s.bytes);
       s.bytes -= headBytes;
-      slices.push({ shardId: id, records: head, bytes: headBytes, ended: false, millisBehindLatest: s.millisBehindLatest, ...(s.epoch !== undefined ? { epoch: s.epoch } : {}) });
+      const headWeight = Math.min(s.weight, Math.round((s.weight * head.length) / before));
+      s.weight -= headWeight;
+      slices.push({ shardId: id, records: head, bytes: headBytes, weight: headWeight, ended: false, millisBehindLatest: s.millisBehindLatest, ...(s.epoch !== undefined ? { epoch: s.epoch } : {}) });
       records += head.length;
       bytes += headBytes;
+      weight += headWeight;
       this.#slices.set(id, s);
     }
     this.#records -= records;
     this.#bytes -= bytes;
+    this.#weight -= weight;
     this.#ended = [...this.#slices.values()].some((s) => s.ended);
     // A flush asked for covers what is left too.
     this.#flushRequested = flushed;
@@ -206,7 +230,7 @@ export class MicroBatcher {
   }
 
   #full(): boolean {
-    return this.#bytes >= this.#maxBuffered || this.#records >= this.#maxBufferedRecords;
+    return this.#weight >= this.#maxBuffered || this.#records >= this.#maxBufferedRecords;
   }
 
   #release(): void {

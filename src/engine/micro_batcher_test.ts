@@ -110,3 +110,20 @@ test("a flush returns what is buffered at once, even nothing; an abort returns u
   assert.equal(clock.pendingTimers, 0);
   assert.equal(clock.monoMs(), 2_000, "no time passed but what the test moved");
 });
+
+test("the caps count what records take decoded (their weight), not only their payload", async () => {
+  const clock = new FakeClock();
+  const b = new MicroBatcher(clock, { maxRecords: 1000, maxBytes: 1_000, maxAgeMs: 60_000, maxBufferedBytes: 1_000 });
+  // 10 small records (100 payload bytes) that decode into 2,000 bytes' worth of rows.
+  let pushed = false;
+  void b.push({ ...chunk("a", 0, 10), weight: 2_000 }).then(() => (pushed = true));
+  await clock.runMicrotasks();
+  assert.equal(b.bufferedBytes, 100);
+  assert.equal(b.bufferedWeight, 2_000);
+  assert.equal(pushed, false, "the reader waits: the buffer is full by weight");
+  const batch = (await b.next(new AbortController().signal))!;
+  assert.equal(batch.trigger, "bytes", "flushed by accounted bytes");
+  await clock.runMicrotasks();
+  assert.equal(pushed, true, "room again once the batch was taken");
+  assert.equal(b.bufferedWeight, 0);
+});

@@ -76,6 +76,7 @@ export class Supervisor {
   readonly #leases: LeaseManager;
   readonly #batcher: MicroBatcher;
   readonly #protocol: ExactlyOnce;
+  readonly #sink: BatchSink;
   readonly #tasks = new Map<string, { abort: AbortController; done: Promise<void> }>();
   #acquired = 0;
   #failure: unknown;
@@ -92,6 +93,7 @@ export class Supervisor {
     this.#app = options.appName ?? "data-subscriber";
     this.#initial = options.initialPosition ?? { type: "TRIM_HORIZON" };
     this.#batcher = new MicroBatcher(clock, options.batch);
+    this.#sink = sink;
     this.#leases = new LeaseManager(source, states, clock, {
       acquired: (shardId, state) => this.#startShard(shardId, state),
       lost: (shardId) => this.#loseShard(shardId),
@@ -295,7 +297,13 @@ export class Supervisor {
           if (signal.aborted) return;
           this.#events.lag?.(shardId, chunk.millisBehindLatest);
           delivered ||= chunk.records.length > 0;
-          await this.#batcher.push({ ...chunk, epoch });
+          const weigh = this.#sink.weigh?.bind(this.#sink);
+        let weight = chunk.bytes;
+        if (weigh) {
+          weight = 0;
+          for (const r of chunk.records) weight += weigh(r);
+        }
+        await this.#batcher.push({ ...chunk, epoch, weight });
         },
         signal,
       );

@@ -87,6 +87,8 @@ function collect(type: StructType, stats: StructStats, budget: { left: number },
 }
 
 function formatStat(type: DataType, v: number | bigint | string, side: "min" | "max", prefix: number): string | undefined {
+  // JSON has no ±Infinity: no bound is written (readers then never skip the file on it).
+  if (typeof v === "number" && !Number.isFinite(v)) return undefined;
   switch (type) {
     case "string": {
       const s = v as string;

@@ -79,3 +79,11 @@ test("float stats are the shortest text of the float32 value; NaN leaves min/max
   assert.equal(s.minValues.d, undefined);
   assert.equal(s.nullCount.d, 0);
 });
+
+test("a double column holding ±Infinity gets no bound on that side, and the stats stay valid JSON", () => {
+  const schema = struct(field("x", "double"), field("y", "double"));
+  const built = rowsToArrow(schema, [{ x: 1.5, y: -Infinity }, { x: Infinity, y: 2 }, { x: -3, y: 4 }]);
+  const stats = JSON.parse(statsJson(schema, built.stats, built.numRows));
+  assert.deepEqual(stats.minValues, { x: -3 });
+  assert.deepEqual(stats.maxValues, { y: 4 });
+});

@@ -26,6 +26,8 @@ export interface ShardChunk {
   ended: boolean;
   /** The lease epoch the reader runs under, set by the supervisor. */
   epoch?: number;
+  /** Accounted bytes (payload plus the decoded estimate), set by the supervisor; `bytes` when absent. */
+  weight?: number;
   childShards?: { shardId: string; parentShards: string[] }[];
 }
 
