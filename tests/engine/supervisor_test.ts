@@ -8,7 +8,10 @@ import { describe, test } from "node:test";
 import { FakeClock } from "../../src/adapters/memory/fake_clock.ts";
 import { MemoryStore } from "../../src/adapters/memory/memory_store.ts";
 import { ScriptedSource } from "../../src/adapters/memory/scripted_source.ts";
+import { POLICIES } from "../../src/core/retry/policies.ts";
 import { ShardStateStore } from "../../src/core/shard_state/shard_state_store.ts";
+import type { BatchSink } from "../../src/engine/batch_sink.ts";
+import { Supervisor } from "../../src/engine/supervisor.ts";
 import type { RecordSource } from "../../src/ports/record_source.ts";
 import { type Freezer, freezableSource, freezableStore } from "../helpers/freezable.ts";
 import { checkExactlyOnce, readLog } from "../helpers/log_handler.ts";
@@ -191,5 +194,26 @@ describe("the supervisor, in-memory only", () => {
     await world.pass(2_000); // anything committed twice would be by now
     await run.stop();
     checkExactlyOnce(await readLog(store), expected);
+  });
+
+  test("run --once ends with the error when a batch fails while a lease round is in flight (it never waits for a flush that cannot come)", async () => {
+    const world = memoryWorld();
+    const scripted = new ScriptedSource("orders", 2, world.clock);
+    await memoryStream(scripted).put(0, 50);
+    // Lease rounds list the shards every time, slowly: the batch fails inside one.
+    const slowList: RecordSource = {
+      streamName: scripted.streamName,
+      listShards: async () => (await world.clock.sleep(300), await scripted.listShards()),
+      getIterator: (id, p) => scripted.getIterator(id, p),
+      getRecords: (it, limit) => scripted.getRecords(it, limit),
+    };
+    const failing: BatchSink = { commit: () => Promise.reject(new Error("the tables are unwritable")) };
+    const sub = new Supervisor(slowList, new ShardStateStore(new MemoryStore(), "checkpoints/"), world.clock, failing, {
+      batch: { maxRecords: 1000, maxAgeMs: 50 },
+      reader: { idleDelayMs: 10, maxCallsPerSecond: 1000 },
+      lease: { workerId: "w1", leaseDurationMs: 4_000, renewIntervalMs: 100, shardSyncIntervalMs: 1 },
+      commitPolicy: { ...POLICIES.batchCommit, attempts: 1 },
+    });
+    await assert.rejects(world.settle(sub.run(new AbortController().signal, { once: true })), /unwritable/);
   });
 });
