@@ -25,6 +25,8 @@ export interface StoreFaults {
 export interface FaultSwitch {
   /** Whether faults are injected now (off in the quiet phase that judges liveness). */
   on: boolean;
+  /** Until this monotonic time, an outage storm: error rates are many times higher. */
+  stormUntil: number;
   random: () => number;
   counts: Map<string, number>;
 }
@@ -48,8 +50,11 @@ export class FaultyStore implements ObjectStore {
   /** Runs one call: gate, maybe latency, maybe a fault before or after, gate again. */
   async #call<T>(op: string, write: boolean, fn: () => Promise<T>): Promise<T> {
     await this.process.gate();
-    const f = this.faults;
     const sw = this.sw;
+    const storm = sw.on && this.process.clock.monoMs() < sw.stormUntil;
+    const f = storm
+      ? { ...this.faults, errorBefore: 0.4, errorAfter: 0.2, truncatedRead: 0.2, latency: 0.5, maxLatencyMs: 3_000 }
+      : this.faults;
     if (sw.on && sw.random() < f.latency) {
       this.#count("store-latency");
       await this.process.clock.sleep(1 + Math.floor(sw.random() * f.maxLatencyMs));

@@ -115,7 +115,7 @@ async function run(options: SimOptions): Promise<SimReport> {
   const now = () => clock.wallMs();
   const tables = Object.fromEntries(["events", "orders", "orders_items", "quarantine", "package_table"].map((t) => [t, new MemoryStore(t, now)]));
   const statesStore = new MemoryStore("states", now);
-  const sw: FaultSwitch = { on: true, random: faultRandom, counts };
+  const sw: FaultSwitch = { on: true, stormUntil: -Infinity, random: faultRandom, counts };
   const storeFaults: StoreFaults = { errorBefore: 0.01, errorAfter: 0.01, truncatedRead: 0.005, latency: 0.05, maxLatencyMs: 400, ...options.storeFaults };
 
   // package_table: ample stock or none per group, so stock outcomes do not depend on batching.
@@ -308,6 +308,10 @@ async function run(options: SimOptions): Promise<SimReport> {
       await t.append([{ event_id: `outside-${outsideRows}`, event_type: "OUTSIDE", event_timestamp: null, order_id: `outside-${outsideRows}` }]);
       outsideRows++;
       count("outside-appends");
+    } else if (roll < 0.029) {
+      // An outage storm: commits back off for long, leases change hands under queued work.
+      sw.stormUntil = clock.monoMs() + 3_000 + Math.floor(plan() * 20_000);
+      count("store-storms");
     } else if (roll < 0.08) {
       const shards = await source.listShards();
       const shard = shards[Math.floor(plan() * shards.length)]!;
