@@ -156,8 +156,8 @@ async function run(options: SimOptions): Promise<SimReport> {
   const maxBuffered = { records: 0, bytes: 0 };
 
   const pointCrash = 0.02;
-  /** Starts a process in a slot; it runs on its own (start-up sleeps on the clock the driver moves). */
-  const start = async (slot: Slot): Promise<void> => {
+  /** Starts a process in a slot; it runs on its own (start-up sleeps on the clock the driver moves). @returns its whole life. */
+  const start = (slot: Slot): Promise<void> => {
     const proc = new SimProcess(`${slot.workerId}#${++instances}`, clock);
     const pclock = proc.view();
     const view = (s: MemoryStore) => new FaultyStore(s, proc, storeFaults, sw);
@@ -168,14 +168,31 @@ async function run(options: SimOptions): Promise<SimReport> {
         return never();
       }
     };
+    const abort = new AbortController();
     slot.process = proc;
-    try {
-      const sink = await DeltaSink.open(orderDomain(), Object.fromEntries(Object.entries(tables).map(([k, s]) => [k, view(s)])), {
-        stream: source.streamName,
-        clock: pclock,
-        random: rng(100 + instances),
-        fault,
-      });
+    slot.abort = abort;
+    slot.supervisor = undefined;
+    // The whole life of the process, start-up included: a stop during start-up ends it too.
+    const life = (async () => {
+      let sink: DeltaSink<unknown, unknown>;
+      try {
+        sink = await DeltaSink.open(orderDomain(), Object.fromEntries(Object.entries(tables).map(([k, s]) => [k, view(s)])), {
+          stream: source.streamName,
+          clock: pclock,
+          random: rng(100 + instances),
+          fault,
+        }) as DeltaSink<unknown, unknown>;
+      } catch (err) {
+        // Start-up failed (the store was failing): systemd starts it again.
+        count("failed-starts");
+        log(`${proc.name} failed to start: ${(err as Error).message}`);
+        if (slot.process === proc) {
+          slot.process = undefined;
+          slot.restartAt = clock.monoMs() + 1_000;
+        }
+        return;
+      }
+      if (abort.signal.aborted) return;
       const supervisor = new Supervisor(gatedSource(source, proc), new ShardStateStore(view(statesStore), "states/"), pclock, sink, {
         appName: "sim",
         lease: { workerId: slot.workerId, leaseDurationMs: LEASE_MS, instanceId: proc.name },
@@ -184,34 +201,29 @@ async function run(options: SimOptions): Promise<SimReport> {
         random: rng(200 + instances),
         fault,
       });
-      const abort = new AbortController();
-      slot.supervisor = supervisor;
-      slot.abort = abort;
-      slot.exited = supervisor.run(abort.signal).then(
-        () => count("graceful-exits"),
-        (err: Error) => {
-          count(`exits-${err.name}`);
-          log(`${proc.name} exited: ${err.name}: ${err.message}`);
-          // A worker may exit on an outage that outlasted its retries, or when a live twin
-          // holds its worker id; anything else should have been retried or handled.
-          let root: unknown = err;
-          while (root instanceof Error && root.cause !== undefined) root = root.cause;
-          const expected = root instanceof InjectedStoreError || err.name === "DuplicateWorkerError";
-          if (!expected) failures.push(`${proc.name} exited on an error that should have been handled: ${err.name}: ${err.message}`);
-          if (slot.process === proc) {
-            slot.process = undefined;
-            slot.supervisor = undefined;
-            slot.restartAt = clock.monoMs() + 1_000 + Math.floor(plan() * 4_000);
-          }
-        },
-      );
-    } catch (err) {
-      // Start-up failed (the store was failing): systemd starts it again.
-      count("failed-starts");
-      log(`${proc.name} failed to start: ${(err as Error).message}`);
-      slot.process = undefined;
-      slot.restartAt = clock.monoMs() + 1_000;
-    }
+      if (slot.process === proc) slot.supervisor = supervisor;
+      try {
+        await supervisor.run(abort.signal);
+        count("graceful-exits");
+      } catch (e) {
+        const err = e as Error;
+        count(`exits-${err.name}`);
+        log(`${proc.name} exited: ${err.name}: ${err.message}`);
+        // A worker may exit on an outage that outlasted its retries, or when a live twin
+        // holds its worker id; anything else should have been retried or handled.
+        let root: unknown = err;
+        while (root instanceof Error && root.cause !== undefined) root = root.cause;
+        const expected = root instanceof InjectedStoreError || err.name === "DuplicateWorkerError";
+        if (!expected) failures.push(`${proc.name} exited on an error that should have been handled: ${err.name}: ${err.message}`);
+        if (slot.process === proc) {
+          slot.process = undefined;
+          slot.supervisor = undefined;
+          slot.restartAt = clock.monoMs() + 1_000 + Math.floor(plan() * 4_000);
+        }
+      }
+    })();
+    slot.exited = life;
+    return life;
   };
 
   const put = (i: number) => {
@@ -254,8 +266,13 @@ async function run(options: SimOptions): Promise<SimReport> {
     }
   }
   if (!reached) failures.push(`liveness: not every shard reached its tip within ${quietPhaseMs / 60_000} virtual minutes after faults stopped (${await tipReport()})`);
+  const stopping = slots.map((s) => ({ name: s.process?.name ?? s.workerId, exited: s.exited ?? Promise.resolve(), supervisor: s.supervisor, done: false }));
+  for (const st of stopping) void st.exited.then(() => (st.done = true));
   for (const slot of slots) stop(slot);
-  await clock.settle(Promise.all(slots.map((s) => s.exited ?? Promise.resolve())), { maxTimers: 1_000_000 }).catch((err) => failures.push(`shutdown: ${err}`));
+  await clock.settle(Promise.all(stopping.map((s) => s.exited)), { maxTimers: 200_000 }).catch((err) => {
+    const stuck = stopping.filter((s) => !s.done).map((s) => `${s.name} (holds ${s.supervisor?.leases.heldShards().join(", ") || "nothing"}, buffered ${s.supervisor?.batcher.bufferedRecords ?? "?"} records)`);
+    failures.push(`shutdown: a graceful stop did not finish: ${stuck.join("; ")} (${err})`);
+  });
   if (maxBuffered.records > 2 * MAX_RECORDS + Math.max(100, MAX_RECORDS / 4)) failures.push(`memory: the batcher held ${maxBuffered.records} records, over its cap`);
 
   // --- the oracle ---
