@@ -37,8 +37,8 @@ export interface Domain<V = unknown, D = unknown> {
   readonly prepare?: PrepareStep<V, D>;
 }
 
-/** What `decode` makes of a record. `lines` is how many rows it will make at most (memory accounting). */
-export type Decoded<V> = { ok: true; value: V; lines?: number } | { ok: false; reason: string };
+/** What `decode` makes of a record. */
+export type Decoded<V> = { ok: true; value: V } | { ok: false; reason: string };
 
 /** The values of one shard of a batch, with the prepare step's decision for them. */
 export interface BatchPart<V, D> {

@@ -179,3 +179,13 @@ test("a batch whose files cannot all be built commits to no table", async () => 
     assert.equal((await DeltaTable.open(store)).version, 0, `${name} has no commit but its creation`);
   }
 });
+
+test("a record weighs its payload plus what its objects take decoded: an explosion of empty objects is heavy", async () => {
+  const stores = await world(1);
+  const sink = await DeltaSink.open(orderDomain(), stores, { stream: "s", clock: systemClock });
+  const plain = orderRecord(1, "a", "box", 1);
+  const packages = Array.from({ length: 100_000 }, () => "{}").join(",");
+  const hostile = record(2, `{"order_details":{"items":[{"packages":[${packages}]}]}}`);
+  assert.ok(sink.weigh(plain) < 4 * plain.data.length, "an ordinary order weighs a few times its bytes");
+  assert.ok(sink.weigh(hostile) > 30 * hostile.data.length, `300 KB of empty objects weighs ${sink.weigh(hostile)} bytes`);
+});

@@ -56,6 +56,12 @@ const HTTP_LIMITS = { connectionTimeout: 5_000, socketTimeout: 30_000 } as const
  * `putIfAbsent` is `PutObject` with `If-None-Match: *`: 412 means another writer created
  * the key first; 409 means a concurrent conditional write was in progress, so the key is
  * checked again and the write retried.
+ *
+ * A 412 can also answer our own write: S3 applied the first attempt, its answer was lost (a
+ * 500 after the write, a connection reset), and the SDK sent it again. So after a 412 the
+ * object is read: when it holds exactly our bytes, the write was ours and succeeded (every
+ * write's bytes are its own: shard states carry a revision, Delta commits their commitInfo).
+ * Without this a worker took its own intent for another's and stopped its shard.
  */
 export class S3Store implements ObjectStore {
   readonly url: string;
@@ -110,9 +116,9 @@ export class S3Store implements ObjectStore {
         return true;
       } catch (err) {
         const code = status(err);
-        if (code === 412) return false;
+        if (code === 412) return (await this.#holds(key, body)) !== undefined;
         if (code !== 409 || attempt >= CONFLICT_RETRIES) throw err;
-        if (await this.head(key)) return false;
+        if (await this.head(key)) return (await this.#holds(key, body)) !== undefined;
         await new Promise((r) => setTimeout(r, 20 * 2 ** attempt * (0.5 + Math.random())));
       }
     }
@@ -156,6 +162,12 @@ export class S3Store implements ObjectStore {
     }
   }
 
+  /** The tag of the object under `key` when it holds exactly `body`, else undefined. */
+  async #holds(key: string, body: Uint8Array): Promise<string | undefined> {
+    const now = await this.getVersioned(key);
+    return now && sameBytes(now.body, body) ? now.etag : undefined;
+  }
+
   /** GetObject and its whole body, sent again (up to {@link BODY_ATTEMPTS} in all) when the body breaks off. */
   async #getObject(key: string, range?: ByteRange): Promise<{ body: Uint8Array; etag: string | undefined }> {
     for (let attempt = 1; ; attempt++) {
@@ -189,13 +201,21 @@ export class S3Store implements ObjectStore {
         return res.ETag ?? (await this.getVersioned(key))?.etag;
       } catch (err) {
         const code = status(err);
-        // 412: the tag no longer matches; 404: If-Match on an object that is gone.
-        if (code === 412 || (code === 404 && etag !== undefined)) return undefined;
+        // 412: the tag no longer matches (unless the object is our own write, applied by an
+        // attempt whose answer was lost); 404: If-Match on an object that is gone.
+        if (code === 412) return await this.#holds(key, body);
+        if (code === 404 && etag !== undefined) return undefined;
         if (code !== 409 || attempt >= CONFLICT_RETRIES) throw err;
         await new Promise((r) => setTimeout(r, 20 * 2 ** attempt * (0.5 + Math.random())));
       }
     }
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** A body that broke off while it streamed: worth asking again, as the SDK would for any other call. */

@@ -81,8 +81,7 @@ export function declaredDomain(file: TablesFile): Domain<DeclaredRows, undefined
       if (read === "needs-text") read = readAll(plans, parseExactJson(text), true, max);
       if (read === "needs-text") return { ok: false, reason: "a number's text could not be read back from the record" };
       if (!Array.isArray(read)) return { ok: false, reason: read.reason };
-      const lines = read.reduce((n, rows) => n + rows.length, 0);
-      return { ok: true, value: read, lines };
+      return { ok: true, value: read };
     },
     tables,
   };

@@ -54,8 +54,8 @@ const reason = (data: string | Record<string, unknown>) => {
 test("a record makes a row per table, and one per element in the table that explodes an array", () => {
   const d = decode(event());
   assert.ok(d.ok);
-  assert.equal(d.lines, 3);
   const [views, items] = d.value;
+  assert.equal(views!.length + items!.length, 3);
   assert.deepEqual(views, [{
     event_id: "e1", at: BigInt(Date.UTC(2025, 2, 1, 23, 59, 59)) * 1000n, day: "2025-03-01", country: "ES", user_id: 7, device: { os: "iOS", w: 390 },
   }]);

@@ -36,7 +36,7 @@ export function orderDomain(options: OrderDomainOptions = {}): Domain<Order, Res
       }
       const unfit = unfitLine(lines);
       if (unfit) return { ok: false, reason: unfit };
-      return { ok: true, value: { event: d.event, lines }, lines: lines.length + 2 };
+      return { ok: true, value: { event: d.event, lines } };
     },
     tables: [eventsTable, ordersTable, ordersItemsTable],
     prepare: new PackageMerge(),
