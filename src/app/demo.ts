@@ -111,21 +111,28 @@ export async function runDemo(base: Settings, opts: DemoOptions): Promise<number
     const put = await produce(settings, { count: opts.orders, rate: 0, bad: Math.max(1, Math.round(opts.orders / 300)), seed: 7 }, log);
     console.log(`Put ${put} records (${opts.orders} orders and ${put - opts.orders} broken ones) on the stream.\n`);
 
-    const metrics = new Metrics();
-    const { supervisor } = await prepareRun(settings, { metrics });
-    const started = Date.now();
-    const progress = setInterval(() => console.log(`  … ${metrics.total("ds_records_read_total")} records committed`), 2000);
-    try {
-      await supervisor.run(new AbortController().signal, { once: true });
-    } finally {
-      clearInterval(progress);
-    }
-    console.log(`Subscriber caught up: ${metrics.total("ds_records_read_total")} records in ${metrics.total("ds_batches_total")} batches, ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
+    await catchUp(settings);
     await printSummary(settings, stockBefore);
   } finally {
     await kinesis.stop();
   }
   return 0;
+}
+
+/** Runs the subscriber once to the tip of the demo stream, with progress lines. */
+async function catchUp(settings: Settings): Promise<Awaited<ReturnType<typeof prepareRun>>> {
+  const metrics = new Metrics();
+  const prepared = await prepareRun(settings, { metrics });
+  const started = systemClock.monoMs();
+  const progress = setInterval(() => console.log(`  … ${metrics.total("ds_records_read_total")} records committed`), 2000);
+  try {
+    await prepared.supervisor.run(new AbortController().signal, { once: true });
+  } finally {
+    clearInterval(progress);
+  }
+  const secs = (systemClock.monoMs() - started) / 1000;
+  console.log(`Subscriber caught up: ${metrics.total("ds_records_read_total")} records in ${metrics.total("ds_batches_total")} batches, ${secs.toFixed(1)} s.\n`);
+  return prepared;
 }
 
 async function prepareFolder(root: string): Promise<void> {
@@ -176,16 +183,7 @@ async function clickstreamDemo(settings: Settings, count: number): Promise<numbe
   const checkouts = events.filter((e) => e.cart !== undefined).length;
   console.log(`Put ${put} records (${count} page views, ${checkouts} of them checkouts with a cart, and ${broken.length} broken ones) on the stream.\n`);
 
-  const metrics = new Metrics();
-  const { supervisor, sink } = await prepareRun(settings, { metrics });
-  const started = Date.now();
-  const progress = setInterval(() => console.log(`  … ${metrics.total("ds_records_read_total")} records committed`), 2000);
-  try {
-    await supervisor.run(new AbortController().signal, { once: true });
-  } finally {
-    clearInterval(progress);
-  }
-  console.log(`Subscriber caught up: ${metrics.total("ds_records_read_total")} records in ${metrics.total("ds_batches_total")} batches, ${((Date.now() - started) / 1000).toFixed(1)} s.\n`);
+  const { sink } = await catchUp(settings);
   const { locations } = await chooseDomain(settings);
   for (const name of sink.tableNames) {
     const table = await DeltaTable.open(openStore(locations[name]!, s3Config(settings)));

@@ -199,15 +199,7 @@ export class DeltaSink<V, D> implements BatchSink {
         const change = await step.decide(values, table);
         for (const s of fresh) decisions.set(s.shardId, change.decision);
         const adds = change.rows.length > 0 ? await table.writeFiles(change.rows) : [];
-        const now = this.#opts.clock.wallMs();
-        const removes: Remove[] = change.replaced.map((f) => ({
-          path: f.path,
-          deletionTimestamp: now,
-          dataChange: true,
-          extendedFileMetadata: true,
-          partitionValues: f.partitionValues,
-          size: f.size,
-        }));
+        const removes = table.removesFor(change.replaced);
         if (adds.length > 0 || removes.length > 0) {
           prepared = {
             name: step.table, table, adds, removes, txns: txnsOf(fresh), rows: change.rows.length,

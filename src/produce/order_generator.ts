@@ -3,18 +3,7 @@
  * generator: the same seed gives the same orders. Orders have 1-4 items with 1-3 packages
  * each, some null weights and volumes, and non-ASCII names and addresses.
  */
-
-/** mulberry32: small, fast, seedable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as rng } from "../util/seeded_random.ts";
 
 const PRODUCTS = [
   "Café molido 1 kg", "Aceite de oliva virgen extra", "Jamón ibérico 100 g", "Turrón de Jijona", "Queso manchego curado",

@@ -26,9 +26,10 @@ import type { FaultPoint } from "../../src/engine/fault_point.ts";
 import { QUARANTINE_TABLE } from "../../src/engine/quarantine_table.ts";
 import { Supervisor } from "../../src/engine/supervisor.ts";
 import type { RecordSource } from "../../src/ports/record_source.ts";
-import { generateOrders, generatePackages } from "../../src/produce/order_generator.ts";
+import { generateOrders } from "../../src/produce/order_generator.ts";
 import { seededRandom } from "../../src/util/seeded_random.ts";
 import { canonicalRows, type DeltaStructType } from "../helpers/canonical_rows.ts";
+import { richAndPoorPackages } from "../helpers/e2e_env.ts";
 import { expectedTables } from "../helpers/expected_tables.ts";
 import { FaultyStore, type FaultSwitch, InjectedStoreError, type StoreFaults } from "./faulty_store.ts";
 import { never, SimProcess } from "./sim_process.ts";
@@ -119,14 +120,7 @@ async function run(options: SimOptions): Promise<SimReport> {
   const storeFaults: StoreFaults = { errorBefore: 0.01, errorAfter: 0.01, truncatedRead: 0.005, latency: 0.05, maxLatencyMs: 400, ...options.storeFaults };
 
   // package_table: ample stock or none per group, so stock outcomes do not depend on batching.
-  const packageRows = generatePackages((i) => (i % 2 === 0 ? 1_000_000 : 0));
-  const rich = new Set<string>();
-  const stockBefore = new Map<string, number>();
-  for (const r of packageRows) {
-    const key = `${r.package_id}/${r.subpackage_id}`;
-    stockBefore.set(key, r.stock_quantity as number);
-    if ((r.stock_quantity as number) > 0) rich.add(key);
-  }
+  const { rows: packageRows, rich, stock: stockBefore } = richAndPoorPackages();
   // Checkpoints every few commits: log cleanup after a time jump then removes commits that
   // a worker's snapshot is only a few versions behind.
   const configuration = { "delta.checkpointInterval": String(2 + Math.floor(plan() * 4)) };

@@ -260,8 +260,13 @@ export class DeltaTable {
       if (!this.snapshot.files.has(f.path)) throw new TableError(`Cannot rewrite '${f.path}': it is not a live file of ${this.store.url}`);
     }
     const adds = rows.length > 0 ? await this.writeFiles(rows) : [];
+    return this.commitFiles(adds, this.removesFor(replaced), { operation: "MERGE", ...options });
+  }
+
+  /** The `remove` actions that take these files out of the table now (a rewrite's). */
+  removesFor(files: readonly Add[]): Remove[] {
     const now = this.#now();
-    const removes: Remove[] = replaced.map((f) => ({
+    return files.map((f) => ({
       path: f.path,
       deletionTimestamp: now,
       dataChange: true,
@@ -269,7 +274,6 @@ export class DeltaTable {
       partitionValues: f.partitionValues,
       size: f.size,
     }));
-    return this.commitFiles(adds, removes, { operation: "MERGE", ...options });
   }
 
   /**
