@@ -8,7 +8,7 @@
  * says how to make streams and stores and how time passes.
  */
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe, test as nodeTest } from "node:test";
 import { POLICIES } from "../../src/core/retry/policies.ts";
 import { ShardStateStore } from "../../src/core/shard_state/shard_state_store.ts";
 import type { FaultPoint } from "../../src/engine/fault_point.ts";
@@ -126,7 +126,11 @@ export async function checkParentsFirst(entries: LogEntry[], shards: ShardDescri
   }
 }
 
-export function runSupervisorSuite(makeWorld: () => Promise<SupervisorWorld>): void {
+/**
+ * @param skip titles of tests a world leaves out, each with the reason (printed as the skip).
+ */
+export function runSupervisorSuite(makeWorld: () => Promise<SupervisorWorld>, skip: Record<string, string> = {}): void {
+  const test = (title: string, fn: () => Promise<void>) => (skip[title] ? nodeTest(title, { skip: skip[title] }, fn) : nodeTest(title, fn));
   let world: SupervisorWorld;
   const w = async () => (world ??= await makeWorld());
 
