@@ -56,6 +56,8 @@ interface DecodedShard<V> extends CommitShard {
 /** A table's files for a batch, written and not yet committed. */
 interface PendingTable {
   name: string;
+  /** The domain table it is built for (undefined for the prepare step's). */
+  source?: DomainTable<unknown, unknown>;
   table: DeltaTable;
   adds: Add[];
   removes: Remove[];
@@ -223,8 +225,7 @@ export class DeltaSink<V, D> implements BatchSink {
       // after log cleanup removed this commit; and in memory, for a commit whose response
       // is lost.
       await batch.recordPrepared?.(prepared.info!.operationParameters);
-      if (this.#readBack.size > 1024) this.#readBack.clear();
-      for (const t of prepared.txns) this.#readBack.set(`${t.appId}@${t.version}`, decisions.get(shards.find((s) => s.appId === t.appId)!.shardId)!);
+      for (const t of prepared.txns) this.#remember(`${t.appId}@${t.version}`, decisions.get(shards.find((s) => s.appId === t.appId)!.shardId)!);
       const started = this.#opts.clock.monoMs();
       await prepared.table.commitFiles(prepared.adds, prepared.removes, { txns: prepared.txns, ...prepared.info! });
       this.#opts.events?.tableCommitted?.(prepared.name, prepared.rows, this.#opts.clock.monoMs() - started);
@@ -259,11 +260,12 @@ export class DeltaSink<V, D> implements BatchSink {
       ? quarantineRows(this.#opts.stream, batchTime, fresh.flatMap((s) => s.rejected))
       : t.rows({ stream: this.#opts.stream, batchTime, parts: fresh.map((s) => this.#part(s, decisions)) });
     if (rows.length === 0) return undefined;
-    return { name: t.name, table, adds: await table.writeFiles(rows), removes: [], txns: txnsOf(fresh), rows: rows.length };
+    return { name: t.name, source: t as DomainTable<unknown, unknown>, table, adds: await table.writeFiles(rows), removes: [], txns: txnsOf(fresh), rows: rows.length };
   }
 
   #part(s: DecodedShard<V>, decisions: Map<string, D>): BatchPart<V, D> {
-    return { shardId: s.shardId, values: s.values, decision: (decisions.has(s.shardId) ? decisions.get(s.shardId) : this.#domain.prepare?.empty) as D };
+    // Every shard has a decision when the domain has a prepare step; without one, D is undefined.
+    return { shardId: s.shardId, values: s.values, decision: decisions.get(s.shardId) as D };
   }
 
   /**
@@ -280,8 +282,7 @@ export class DeltaSink<V, D> implements BatchSink {
         this.#opts.events?.tableCommitted?.(p.name, p.rows, this.#opts.clock.monoMs() - started);
       } catch (err) {
         if (!(err instanceof ConcurrentTransactionError)) throw err;
-        const t = this.#allAppends().find((x) => x.name === p!.name)!;
-        p = await this.#build(t, shards, decisions, batchTime);
+        p = await this.#build(p.source as DomainTable<V, D>, shards, decisions, batchTime);
         throw err;
       }
     }, POLICIES.tableTxnConflict, {
@@ -309,9 +310,14 @@ export class DeltaSink<V, D> implements BatchSink {
       );
     }
     const decision = this.#domain.prepare!.readBack((info.operationParameters ?? {}) as Record<string, string>);
+    this.#remember(key, decision);
+    return decision;
+  }
+
+  /** Keeps a decision for replays in this process (a bounded memo: the intent and the log stay the sources). */
+  #remember(key: string, decision: D): void {
     if (this.#readBack.size > 1024) this.#readBack.clear();
     this.#readBack.set(key, decision);
-    return decision;
   }
 }
 

@@ -124,15 +124,7 @@ export class ExactlyOnce {
    * @returns false when the lease was lost first (the new owner meets the gap itself).
    */
   stop(shardId: string, stopped: Stopped, epoch: number): Promise<boolean> {
-    return this.#inLane(async () => {
-      try {
-        await this.#states.update(shardId, (s) => ({ ...s, stopped }), epoch);
-        return true;
-      } catch (err) {
-        if (err instanceof LeaseLostError) return false;
-        throw err;
-      }
-    });
+    return this.#inLane(() => this.#fenced(shardId, (s) => ({ ...s, stopped }), epoch));
   }
 
   /** Waits until every commit queued so far is done (failed or not). */
@@ -175,18 +167,12 @@ export class ExactlyOnce {
         at,
         epoch,
       };
-      try {
-        if (slice.records.length > 0) {
-          await this.#states.update(slice.shardId, (s) => {
-            if (s.intent) throw new StateRefusedError(`Shard ${s.shardId} has an intent (batch ${s.intent.batch}) not yet committed; it is never overwritten by another`);
-            if (s.batch !== state.batch) throw new StateRefusedError(`Shard ${s.shardId} is at batch ${s.batch}, not ${state.batch} as this batch was formed on`);
-            return { ...s, intent };
-          }, epoch);
-        }
-        parts.push({ shardId: slice.shardId, intent, records: slice.records, epoch });
-      } catch (err) {
-        if (!(err instanceof LeaseLostError || err instanceof StateRefusedError)) throw err;
-      }
+      const written = slice.records.length === 0 || await this.#fenced(slice.shardId, (s) => {
+        if (s.intent) throw new StateRefusedError(`Shard ${s.shardId} has an intent (batch ${s.intent.batch}) not yet committed; it is never overwritten by another`);
+        if (s.batch !== state.batch) throw new StateRefusedError(`Shard ${s.shardId} is at batch ${s.batch}, not ${state.batch} as this batch was formed on`);
+        return { ...s, intent };
+      }, epoch);
+      if (written) parts.push({ shardId: slice.shardId, intent, records: slice.records, epoch });
     }));
     await this.#opts.fault?.("after-intents");
     const withRecords = parts.filter((p) => p.records.length > 0);
@@ -210,16 +196,27 @@ export class ExactlyOnce {
 
   /** Writes the prepare step's decision into each shard's intent (see {@link CommitBatch.recordPrepared}). */
   async #recordPrepared(parts: readonly { shardId: string; intent: Intent; epoch: number }[], parameters: Record<string, string>): Promise<void> {
-    await Promise.all(parts.map(async (p) => {
-      try {
-        await this.#states.update(p.shardId, (s) => {
-          if (s.intent?.batch !== p.intent.batch) throw new StateRefusedError(`Shard ${p.shardId} has no intent for batch ${p.intent.batch} to record a decision in`);
-          return { ...s, intent: { ...s.intent, prepared: parameters } };
-        }, p.epoch);
-      } catch (err) {
-        if (!(err instanceof LeaseLostError || err instanceof StateRefusedError)) throw err;
-      }
-    }));
+    await Promise.all(parts.map((p) =>
+      this.#fenced(p.shardId, (s) => {
+        if (s.intent?.batch !== p.intent.batch) throw new StateRefusedError(`Shard ${p.shardId} has no intent for batch ${p.intent.batch} to record a decision in`);
+        return { ...s, intent: { ...s.intent, prepared: parameters } };
+      }, p.epoch)
+    ));
+  }
+
+  /**
+   * A shard state change under the lease epoch the work started in.
+   * @returns false when it was fenced off: the lease was lost or taken again since
+   *   (`LeaseLostError`), or the change would break the protocol's rules (`StateRefusedError`).
+   */
+  async #fenced(shardId: string, change: (s: ShardState) => ShardState, epoch: number): Promise<boolean> {
+    try {
+      await this.#states.update(shardId, change, epoch);
+      return true;
+    } catch (err) {
+      if (err instanceof LeaseLostError || err instanceof StateRefusedError) return false;
+      throw err;
+    }
   }
 
   #commitWithRetry(batch: CommitBatch): Promise<void> {
@@ -236,21 +233,16 @@ export class ExactlyOnce {
    * other than this one is never cleared.
    */
   async #advance(shardId: string, intent: Intent, epoch: number): Promise<void> {
-    try {
-      await this.#states.update(shardId, (s) => {
-        if (s.batch > intent.batch) throw new StateRefusedError(`Shard ${shardId} is at batch ${s.batch} already; not moving it back to ${intent.batch}`);
-        if (s.intent && (s.intent.batch !== intent.batch || s.intent.last?.sequenceNumber !== intent.last?.sequenceNumber)) {
-          throw new StateRefusedError(`Shard ${shardId} has another intent (batch ${s.intent.batch}); not clearing it`);
-        }
-        // A restart position an operator set is used once: the shard now has a position of its own.
-        const restartAt = intent.last ? null : s.restartAt ?? null;
-        return { ...s, batch: intent.batch, position: intent.last ?? s.position, intent: null, finished: s.finished || intent.ends, restartAt };
-      }, epoch);
-    } catch (err) {
-      // The new owner replays the intent; the tables' txns make that a no-op.
-      if (err instanceof LeaseLostError || err instanceof StateRefusedError) return;
-      throw err;
-    }
-    if (intent.ends) this.#opts.events?.shardFinished?.(shardId);
+    const advanced = await this.#fenced(shardId, (s) => {
+      if (s.batch > intent.batch) throw new StateRefusedError(`Shard ${shardId} is at batch ${s.batch} already; not moving it back to ${intent.batch}`);
+      if (s.intent && (s.intent.batch !== intent.batch || s.intent.last?.sequenceNumber !== intent.last?.sequenceNumber)) {
+        throw new StateRefusedError(`Shard ${shardId} has another intent (batch ${s.intent.batch}); not clearing it`);
+      }
+      // A restart position an operator set is used once: the shard now has a position of its own.
+      const restartAt = intent.last ? null : s.restartAt ?? null;
+      return { ...s, batch: intent.batch, position: intent.last ?? s.position, intent: null, finished: s.finished || intent.ends, restartAt };
+    }, epoch);
+    // Not advanced: the new owner replays the intent; the tables' txns make that a no-op.
+    if (advanced && intent.ends) this.#opts.events?.shardFinished?.(shardId);
   }
 }

@@ -259,6 +259,14 @@ export class Supervisor {
     this.#tasks.set(shardId, { abort, done });
   }
 
+  /** What records take in memory, as the sink weighs them (their payload when it does not). */
+  #weigh(records: readonly UserRecord[], payload: number): number {
+    if (!this.#sink.weigh) return payload;
+    let weight = 0;
+    for (const r of records) weight += this.#sink.weigh(r);
+    return weight;
+  }
+
   #loseShard(shardId: string): void {
     this.#events.leaseLost?.(shardId);
     this.#tasks.get(shardId)?.abort.abort();
@@ -297,13 +305,7 @@ export class Supervisor {
           if (signal.aborted) return;
           this.#events.lag?.(shardId, chunk.millisBehindLatest);
           delivered ||= chunk.records.length > 0;
-          const weigh = this.#sink.weigh?.bind(this.#sink);
-        let weight = chunk.bytes;
-        if (weigh) {
-          weight = 0;
-          for (const r of chunk.records) weight += weigh(r);
-        }
-        await this.#batcher.push({ ...chunk, epoch, weight });
+          await this.#batcher.push({ ...chunk, epoch, weight: this.#weigh(chunk.records, chunk.bytes) });
         },
         signal,
       );

@@ -8,6 +8,9 @@ import {
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { POLICIES } from "../../core/retry/policies.ts";
+import { retry, RetryExhaustedError, type RetryPolicy } from "../../core/retry/retry.ts";
+import { systemClock } from "../../ports/clock.ts";
 import {
   type ByteRange,
   type ListOptions,
@@ -30,17 +33,6 @@ export function parseS3Url(url: string): S3Location {
   if (!m || !m[1]) throw new RangeError(`Expected an S3 URI like 's3://bucket/prefix': got '${url}'`);
   return { bucket: m[1], prefix: (m[2] ?? "").replace(/\/+$/, "") };
 }
-
-/** How many times a create that met a 409 (concurrent conditional write) is tried again. */
-const CONFLICT_RETRIES = 8;
-
-/**
- * How many times a GetObject whose body broke off (a truncated answer, a reset or a stall
- * while the body streamed) is sent in all. The SDK retries such failures itself for every
- * call whose body it reads (3 attempts by default), but a GetObject body is read after
- * `send` returned, outside its retries: without this, one truncated answer failed the call.
- */
-const BODY_ATTEMPTS = 3;
 
 /**
  * Time limits of the default client: a connection within 5 s, then no more than 30 s
@@ -108,7 +100,7 @@ export class S3Store implements ObjectStore {
   }
 
   async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
-    for (let attempt = 0; ; attempt++) {
+    return await retried(async () => {
       try {
         await this.#client.send(
           new PutObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key, Body: body, IfNoneMatch: "*" }),
@@ -116,12 +108,12 @@ export class S3Store implements ObjectStore {
         return true;
       } catch (err) {
         const code = status(err);
-        if (code === 412) return (await this.#holds(key, body)) !== undefined;
-        if (code !== 409 || attempt >= CONFLICT_RETRIES) throw err;
-        if (await this.head(key)) return (await this.#holds(key, body)) !== undefined;
-        await new Promise((r) => setTimeout(r, 20 * 2 ** attempt * (0.5 + Math.random())));
+        // 412, or a 409 with the key now there: created first, by another writer or by our
+        // own attempt whose answer was lost.
+        if (code === 412 || (code === 409 && (await this.head(key)))) return (await this.#holds(key, body)) !== undefined;
+        throw err;
       }
-    }
+    }, POLICIES.s3ConditionalConflict, (err) => status(err) === 409);
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectMeta> {
@@ -168,9 +160,9 @@ export class S3Store implements ObjectStore {
     return now && sameBytes(now.body, body) ? now.etag : undefined;
   }
 
-  /** GetObject and its whole body, sent again (up to {@link BODY_ATTEMPTS} in all) when the body breaks off. */
-  async #getObject(key: string, range?: ByteRange): Promise<{ body: Uint8Array; etag: string | undefined }> {
-    for (let attempt = 1; ; attempt++) {
+  /** GetObject and its whole body, sent again (policy `s3BrokenBody`) when the body breaks off. */
+  #getObject(key: string, range?: ByteRange): Promise<{ body: Uint8Array; etag: string | undefined }> {
+    return retried(async () => {
       const res = await this.#client.send(
         new GetObjectCommand({
           Bucket: this.#bucket,
@@ -178,17 +170,12 @@ export class S3Store implements ObjectStore {
           ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}),
         }),
       );
-      try {
-        return { body: res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0), etag: res.ETag };
-      } catch (err) {
-        if (attempt >= BODY_ATTEMPTS || !brokenBody(err)) throw err;
-        await new Promise((r) => setTimeout(r, 100 * attempt * (0.5 + Math.random())));
-      }
-    }
+      return { body: res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0), etag: res.ETag };
+    }, POLICIES.s3BrokenBody, brokenBody);
   }
 
-  async putIfMatch(key: string, body: Uint8Array, etag: string | undefined): Promise<string | undefined> {
-    for (let attempt = 0; ; attempt++) {
+  putIfMatch(key: string, body: Uint8Array, etag: string | undefined): Promise<string | undefined> {
+    return retried(async () => {
       try {
         const res = await this.#client.send(
           new PutObjectCommand({
@@ -205,10 +192,18 @@ export class S3Store implements ObjectStore {
         // attempt whose answer was lost); 404: If-Match on an object that is gone.
         if (code === 412) return await this.#holds(key, body);
         if (code === 404 && etag !== undefined) return undefined;
-        if (code !== 409 || attempt >= CONFLICT_RETRIES) throw err;
-        await new Promise((r) => setTimeout(r, 20 * 2 ** attempt * (0.5 + Math.random())));
+        throw err;
       }
-    }
+    }, POLICIES.s3ConditionalConflict, (err) => status(err) === 409);
+  }
+}
+
+/** Runs `fn` under a retry policy; when it gives up, the last failure is thrown as it was. */
+async function retried<T>(fn: () => Promise<T>, policy: RetryPolicy, retriable: (err: unknown) => boolean): Promise<T> {
+  try {
+    return await retry(fn, policy, { clock: systemClock, retriable });
+  } catch (err) {
+    throw err instanceof RetryExhaustedError ? err.cause : err;
   }
 }
 

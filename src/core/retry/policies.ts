@@ -56,4 +56,17 @@ export const POLICIES = {
    * 7 attempts, after which the file-system error is the answer.
    */
   localVersionedRead: { name: "local-versioned-read", attempts: 7, initialDelayMs: 0, maxDelayMs: 0, jitter: 0 },
+  /**
+   * An S3 conditional write answered 409 ConditionalRequestConflict: another conditional
+   * write to the key was in progress. Tried again from 20 ms doubling, ±50 %, 9 attempts
+   * (about 10 s in all): long enough for the other write to finish.
+   */
+  s3ConditionalConflict: { name: "s3-conditional-conflict", attempts: 9, initialDelayMs: 20, maxDelayMs: 5_120 },
+  /**
+   * A GetObject whose body broke off (a truncated answer, a reset or a stall while the body
+   * streamed). The SDK retries such failures for every call whose body it reads, but a
+   * GetObject body is read after `send` returned, outside its retries: sent again after
+   * 100 ms, then 200 ms, ±50 %, 3 attempts in all.
+   */
+  s3BrokenBody: { name: "s3-broken-body", attempts: 3, initialDelayMs: 100, maxDelayMs: 200 },
 } as const satisfies Record<string, RetryPolicy>;
