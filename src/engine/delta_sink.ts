@@ -212,19 +212,25 @@ export class DeltaSink<V, D> implements BatchSink {
         for (const s of fresh) decisions.set(s.shardId, step.empty);
       }
     }
+    // The decision goes into the shards' intents before the prepare commit: a replay finds
+    // it there even after log cleanup removed that commit. The write runs while the files
+    // are built.
+    const recording = prepared ? recordSafely(batch, prepared.info!.operationParameters) : undefined;
     // 2. Every table's files, before any commit.
     const pending: PendingTable[] = [];
-    for (const t of this.#allAppends()) {
-      const p = await this.#build(t, shards, decisions, batchTime);
-      if (p) pending.push(p);
+    try {
+      for (const t of this.#allAppends()) {
+        const p = await this.#build(t, shards, decisions, batchTime);
+        if (p) pending.push(p);
+      }
+    } finally {
+      await recording?.settled;
     }
     await fault?.("after-files");
     // 3. The prepare step's table: a conflict here starts the batch again (the caller's retry).
     if (prepared) {
-      // The decision goes into the shards' intents first: a replay finds it there even
-      // after log cleanup removed this commit; and in memory, for a commit whose response
-      // is lost.
-      await batch.recordPrepared?.(prepared.info!.operationParameters);
+      await recording!.done();
+      // And in memory, for a commit whose response is lost.
       for (const t of prepared.txns) this.#remember(`${t.appId}@${t.version}`, decisions.get(shards.find((s) => s.appId === t.appId)!.shardId)!);
       const started = this.#opts.clock.monoMs();
       await prepared.table.commitFiles(prepared.adds, prepared.removes, { txns: prepared.txns, ...prepared.info! });
@@ -319,6 +325,16 @@ export class DeltaSink<V, D> implements BatchSink {
     if (this.#readBack.size > 1024) this.#readBack.clear();
     this.#readBack.set(key, decision);
   }
+}
+
+/**
+ * Starts `batch.recordPrepared`, observed at once so that a failure is never unhandled:
+ * `settled` waits for it either way, `done()` throws its failure.
+ */
+function recordSafely(batch: CommitBatch, parameters: Record<string, string>): { settled: Promise<unknown>; done(): Promise<void> } {
+  const p = batch.recordPrepared?.(parameters) ?? Promise.resolve();
+  const settled = p.then(() => undefined, (err: unknown) => err);
+  return { settled, done: () => p };
 }
 
 function txnsOf(shards: readonly CommitShard[]): Txn[] {

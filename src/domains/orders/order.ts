@@ -11,8 +11,22 @@ export interface Order {
 /** The package groups (see {@link groupKey}) whose stock a batch's MERGE decremented. */
 export type Reserved = ReadonlySet<string>;
 
-/** Orders of a part with at least one line, all of whose lines' groups were reserved. */
+/** Per part values and decision: the answer of {@link ordersFullyReserved}, shared by the tables of one batch. */
+const fullyReserved = new WeakMap<readonly Order[], { decision: Reserved; orders: Set<string> }>();
+
+/**
+ * Orders of a part with at least one line, all of whose lines' groups were reserved.
+ * Computed once per part's values and decision (the events and orders tables both ask).
+ */
 export function ordersFullyReserved(part: BatchPart<Order, Reserved>): Set<string> {
+  const known = fullyReserved.get(part.values);
+  if (known && known.decision === part.decision) return known.orders;
+  const out = computeFullyReserved(part);
+  fullyReserved.set(part.values, { decision: part.decision, orders: out });
+  return out;
+}
+
+function computeFullyReserved(part: BatchPart<Order, Reserved>): Set<string> {
   const out = new Set<string>();
   for (const o of part.values) {
     if (o.lines.length === 0) continue;

@@ -50,13 +50,17 @@ export function orderDomain(options: OrderDomainOptions = {}): Domain<Order, Res
  */
 function unfitLine(lines: readonly OrderLine[]): string | undefined {
   for (const l of lines) {
-    const [, item, pkg] = /-(\d+)-(\d+)$/.exec(l.inventory_id) ?? [];
-    const where = `order_details.items.${item}.packages.${pkg}`;
     if (l.items_quantity !== null && l.items_quantity > INT32_MAX) {
-      return `${where}: items_quantity (item quantity × package quantity) is ${l.items_quantity}: expected at most ${INT32_MAX} (a 32-bit integer)`;
+      return `${where(l)}: items_quantity (item quantity × package quantity) is ${l.items_quantity}: expected at most ${INT32_MAX} (a 32-bit integer)`;
     }
-    if (l.items_weight !== null && !Number.isFinite(l.items_weight)) return `${where}: items_weight (items_quantity × weight) is ${l.items_weight}: expected a finite number`;
-    if (l.items_volume !== null && !Number.isFinite(l.items_volume)) return `${where}: items_volume (items_quantity × volume) is ${l.items_volume}: expected a finite number`;
+    if (l.items_weight !== null && !Number.isFinite(l.items_weight)) return `${where(l)}: items_weight (items_quantity × weight) is ${l.items_weight}: expected a finite number`;
+    if (l.items_volume !== null && !Number.isFinite(l.items_volume)) return `${where(l)}: items_volume (items_quantity × volume) is ${l.items_volume}: expected a finite number`;
   }
   return undefined;
+}
+
+/** The record path of a line (its indexes are the end of its inventory_id), for a reason. */
+function where(l: OrderLine): string {
+  const [, item, pkg] = /-(\d+)-(\d+)$/.exec(l.inventory_id) ?? [];
+  return `order_details.items.${item}.packages.${pkg}`;
 }
