@@ -6,6 +6,10 @@ export interface FlagSpec {
   /** Takes no value (`--once`). */
   boolean?: boolean;
   doc: string;
+  /** The values it takes, for shell completion (`--log-level debug|info|…`). */
+  choices?: readonly string[];
+  /** Its value is a file path (shell completion offers files). */
+  file?: boolean;
 }
 
 export interface Parsed {

@@ -1,6 +1,7 @@
 /**
  * Parses the INI format of the original job's `.aws/config`: `[section]` headers and
- * `KEY = value` lines; `#` and `;` start comments. Section and key names are kept as
+ * `KEY = value` or `KEY: value` lines (as Python's configparser reads them: the first `=` or
+ * `:` ends the key); `#` and `;` start comments. Section and key names are kept as
  * written; look-ups are case-insensitive through {@link iniGet}.
  * @throws {SyntaxError} naming the line that is neither.
  */
@@ -17,8 +18,8 @@ export function parseIni(text: string, source = "config"): Record<string, Record
       out[section] ??= {};
       continue;
     }
-    const eq = line.indexOf("=");
-    if (eq <= 0) throw new SyntaxError(`${source}:${i + 1}: expected 'KEY = value' or '[section]', got '${line}'`);
+    const eq = line.search(/[=:]/);
+    if (eq <= 0) throw new SyntaxError(`${source}:${i + 1}: expected 'KEY = value', 'KEY: value' or '[section]', got '${line}'`);
     (out[section] ??= {})[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
   }
   return out;

@@ -87,6 +87,8 @@ const location = v.pipe(
   v.trim(),
   v.nonEmpty(expected("a location: a folder under the tables root like 'clickstream/page_views', or an s3://, s3a://, file:// URI or an absolute path")),
   v.check((s) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^(s3a?|file):\/\//i.test(s), expected("a folder, or an s3://, s3a:// or file:// URI")),
+  // `s3:/bucket` or `s3:bucket` is a mistyped URI, not a folder named 's3:' under the tables root.
+  v.check((s) => !/^s3a?:(?!\/\/)/i.test(s), expected("an S3 URI with two slashes after the scheme, like 's3://my-bucket/page_views'")),
   v.check((s) => !/^s3a?:\/\/(\/|$)/i.test(s), expected("an S3 URI with a bucket name, like 's3://my-bucket/page_views'")),
   v.check((s) => !/^file:\/\/\/*$/i.test(s), expected("a file:// URI with a folder, like 'file:///data/page_views'")),
   v.check((s) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || s.startsWith("/") || !s.split("/").includes(".."), expected("a folder under the tables root, without '..'")),

@@ -112,6 +112,7 @@ test("a bad tables file names the file, the key and what was expected", () => {
     ["x.toml", table(col, "colums = 1"), /tables\.t: unknown key 'colums': expected one of location, columns, partition_by, description/],
     ["x.toml", `[tables.t]\nlocation = "ftp://h/t"\ncolumns.a = { path = "$.a", type = "string" }`, /tables\.t\.location: expected a folder, or an s3:\/\/, s3a:\/\/ or file:\/\/ URI: got 'ftp:\/\/h\/t'/],
     ["x.toml", `[tables.t]\nlocation = "s3://"\ncolumns.a = { path = "$.a", type = "string" }`, /tables\.t\.location: expected an S3 URI with a bucket name/],
+    ["x.toml", `[tables.t]\nlocation = "s3:/bucket/t"\ncolumns.a = { path = "$.a", type = "string" }`, /tables\.t\.location: expected an S3 URI with two slashes after the scheme.*: got 's3:\/bucket\/t'/],
     ["x.toml", `[tables.t]\nlocation = "file://"\ncolumns.a = { path = "$.a", type = "string" }`, /tables\.t\.location: expected a file:\/\/ URI with a folder/],
     ["x.toml", `[tables.t]\nlocation = "a/../../b"\ncolumns.a = { path = "$.a", type = "string" }`, /tables\.t\.location: expected a folder under the tables root, without '\.\.'/],
     ["x.toml", table(""), /tables\.t\.columns: expected at least one column/],
