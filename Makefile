@@ -5,6 +5,9 @@ SHELL := /bin/bash
 TOOLS := .tools/node_modules/.bin
 BUN := $(TOOLS)/bun
 DENO := $(TOOLS)/deno
+# Lints the GitHub Actions workflows (tests/deploy); built from the Go module proxy with Go.
+ACTIONLINT_VERSION := v1.7.12
+ACTIONLINT := .tools/bin/actionlint
 VENV := .venv
 PY := $(VENV)/bin/python
 BIN := dist/data-subscriber
@@ -33,6 +36,15 @@ $(VENV)/.installed: tests/interop/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
 	touch $@
 
+# Without Go the deploy test skips actionlint (and says so) rather than failing.
+$(ACTIONLINT):
+	@if command -v go >/dev/null 2>&1; then \
+	  echo "GOBIN=$(CURDIR)/.tools/bin go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)"; \
+	  GOBIN=$(CURDIR)/.tools/bin go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION); \
+	else \
+	  echo "go not found: tests/deploy will skip actionlint (install Go, or put actionlint on PATH)"; \
+	fi
+
 $(BIN): node_modules/.installed $(shell find src -name '*.ts' -not -name '*_test.ts') deploy/examples/clickstream.toml
 	$(BUN) build --compile --minify $(DEFINES) src/bin.ts --outfile $(BIN)
 
@@ -41,7 +53,7 @@ build: $(BIN)
 
 ## Binaries for linux-x64, linux-arm64 and darwin-arm64, with SHA256SUMS.
 release: node_modules/.installed
-	mkdir -p dist/release
+	rm -rf dist/release && mkdir -p dist/release
 	for t in linux-x64 linux-arm64 darwin-arm64; do \
 	  $(BUN) build --compile --minify $(DEFINES) --target=bun-$$t src/bin.ts --outfile dist/release/data-subscriber-$$t || exit 1; \
 	done
@@ -56,7 +68,7 @@ demo-clickstream: $(BIN)
 	./$(BIN) demo --example clickstream
 
 ## Every test, under Bun (against the compiled binary) and under Deno (from the sources).
-test: node_modules/.installed $(VENV)/.installed $(DENO) $(BIN)
+test: node_modules/.installed $(VENV)/.installed $(DENO) $(BIN) | $(ACTIONLINT)
 	DS_BIN=$(BIN) $(BUN) test --timeout 600000 tests/ src/
 	$(DENO) test -A --no-check tests/ src/
 

@@ -4,44 +4,91 @@
  * The entry point: parses the command line, reads the environment and the config file
  * (nothing else does), wires the parts and maps failures to exit codes: 0 done, 1 failed,
  * 2 bad configuration or usage, 3 a shard is stopped at a gap in the stream (`run --once`:
- * an operator must decide where it goes on, with `checkpoints reset`).
+ * an operator must decide where it goes on, with `checkpoints reset`), 4 S3 or Kinesis
+ * stayed unavailable past the outage budget (`run --once`: the tip was not reached), 5 access
+ * refused or a bucket, stream or credentials missing.
  */
 import * as fs from "node:fs/promises";
 import * as readline from "node:readline/promises";
-import { getLogger } from "@logtape/logtape";
 import { parseIni } from "./config/ini.ts";
-import { ConfigError, KEYS, type Key, resolveSettings, type Settings } from "./config/settings.ts";
+import { ConfigError, KEYS, type Key, lookUp, resolveSettings, type Settings } from "./config/settings.ts";
+import { checkLogFile } from "./config/log_file.ts";
 import { type FlagSpec, nearest, parseArgs, UsageError } from "./cli/args.ts";
+import { type CompletionSpec, completionScript, installHelp, type Shell, SHELLS } from "./cli/completion.ts";
 import { initPackages, packageRows, produce, status } from "./app/commands.ts";
-import { prepareRun } from "./app/run.ts";
+import { dependencyNames, prepareRun } from "./app/run.ts";
+import { RunHealth } from "./telemetry/run_health.ts";
+import { failureKind, OutageError } from "./core/retry/failure_kind.ts";
 import { parseRestartPosition, resetCheckpoints, ResetRefusedError, shardStates } from "./app/checkpoints_reset.ts";
 import { systemClock } from "./ports/clock.ts";
 import { DEMO_EXAMPLES, type DemoExample, runDemo } from "./app/demo.ts";
-import { Metrics } from "./telemetry/metrics.ts";
-import { logger, setupLogging } from "./telemetry/logging.ts";
+import type { Metrics } from "./telemetry/metrics.ts";
+import { closeLogging, logger, loggingActive, PROGRESS, setupLogging } from "./telemetry/logging.ts";
+import { committedSoFar, runMetrics } from "./telemetry/run_telemetry.ts";
 import { serveTelemetry } from "./telemetry/http_server.ts";
 import type { FaultPoint } from "./engine/fault_point.ts";
 import { BUILD_DATE, COMMIT, VERSION } from "./version.ts";
 
-const CONFIG_FLAGS: FlagSpec[] = [
-  { name: "config", doc: "INI config file in the original job's format (e.g. .aws/config)" },
-  ...Object.values(KEYS).map((k) => ({ name: k.flag, doc: k.doc })),
-  { name: "help", boolean: true, doc: "show this help" },
+/** What shell completion offers for a key's value: a few fixed values, or files. */
+const KEY_VALUES: Partial<Record<Key, { choices?: readonly string[]; file?: true }>> = {
+  tablesFile: { file: true },
+  initialPosition: { choices: ["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP:"] },
+  compression: { choices: ["zstd", "snappy", "none"] },
+  logLevel: { choices: ["debug", "info", "warning", "error"] },
+  logFormat: { choices: ["text", "json"] },
+  logFile: { file: true },
+};
+
+/** The flags of configuration keys, documented from {@link KEYS}. */
+function keyFlags(...keys: Key[]): FlagSpec[] {
+  return keys.map((k) => ({ name: KEYS[k].flag, doc: KEYS[k].doc, ...KEY_VALUES[k] }));
+}
+
+const CONFIG_FLAG: FlagSpec = { name: "config", doc: "INI config file in the original job's format (e.g. .aws/config)", file: true };
+const HELP_FLAG: FlagSpec = { name: "help", boolean: true, doc: "show this help" };
+/** How to reach AWS. */
+const AWS_KEYS: Key[] = ["region", "profile", "endpointUrl", "kinesisEndpointUrl", "s3EndpointUrl"];
+/** Where the tables (and the shard states beside them) are. */
+const LOCATION_KEYS: Key[] = [
+  "tablesRoot", "checkpointsRoot", "tablesFile", "ordersFolder", "bronzeFolder", "goldFolder", "checkpointsFolder",
+  "eventsTable", "ordersTable", "ordersItemsTable", "packageTable", "quarantineTable",
 ];
+/** Console logging (the log file is written by run and demo only). */
+const LOG_KEYS: Key[] = ["logLevel", "logFormat"];
+
+/** Every configuration key: `run` uses them all. */
+const CONFIG_FLAGS: FlagSpec[] = [CONFIG_FLAG, ...keyFlags(...(Object.keys(KEYS) as Key[])), HELP_FLAG];
 
 /** Exit codes: the README's list. */
-const EXIT = { done: 0, failed: 1, usage: 2, shardStopped: 3 } as const;
+const EXIT = { done: 0, failed: 1, usage: 2, shardStopped: 3, unavailable: 4, access: 5 } as const;
+
+/**
+ * The exit code of a failure: 4 when S3 or Kinesis stayed unavailable past the outage
+ * budget (a later start may well succeed), 5 when access was refused or a bucket, stream or
+ * credentials are missing (a person must fix something), else 1.
+ */
+function exitCodeFor(err: unknown): number {
+  if (err instanceof OutageError) return EXIT.unavailable;
+  if (failureKind(err) === "access") return EXIT.access;
+  return EXIT.failed;
+}
 
 /** The configuration flags that say where the shard states are (and how to reach them). */
-const CHECKPOINT_FLAGS: FlagSpec[] = CONFIG_FLAGS.filter((f) =>
-  ["config", "stream", "tables-root", "checkpoints-root", "tables", "orders-folder", "checkpoints-folder", "app-name", "lease-duration", "region", "profile", "endpoint-url", "s3-endpoint-url", "log-level", "help"]
-    .includes(f.name)
-);
+const CHECKPOINT_FLAGS: FlagSpec[] = [
+  CONFIG_FLAG,
+  ...keyFlags("stream", "tablesRoot", "checkpointsRoot", "tablesFile", "ordersFolder", "checkpointsFolder", "appName", "leaseDuration", "region", "profile", "endpointUrl", "s3EndpointUrl", ...LOG_KEYS),
+  HELP_FLAG,
+];
 
 interface Command {
   summary: string;
   usage: string;
+  /** Its flags, and only those: `--help` lists them, completion offers them, others are refused. */
   flags: FlagSpec[];
+  /** What it takes as its argument, for completion (`help <command>`, `completion <shell>`); others take none. */
+  args?: readonly string[] | "commands";
+  /** Lines printed after the options by `--help`. */
+  helpNotes?: () => string[];
   action(ctx: { settings: Settings; args: ReturnType<typeof parseArgs>; env: Record<string, string | undefined> }): Promise<number>;
 }
 
@@ -56,9 +103,19 @@ const COMMANDS: Record<string, Command> = {
     summary: "run everything locally: embedded Kinesis, synthetic records, the subscriber, a summary (--example orders or clickstream)",
     usage: "data-subscriber demo [--example orders|clickstream] [--orders N] [--events N] [--tables-root ./data]",
     flags: [
-      { name: "example", doc: "orders (the order job's five tables) or clickstream (page views into deploy/examples/clickstream.toml's tables, or --tables) (default orders)" },
+      {
+        name: "example",
+        doc: "orders (the order job's five tables) or clickstream (page views into deploy/examples/clickstream.toml's tables, or --tables) (default orders)",
+        choices: DEMO_EXAMPLES,
+      },
       { name: "orders", doc: "orders to produce (default 3000)" }, { name: "events", doc: "clickstream events to produce (default 2000)" },
-      { name: "shards", doc: "shards of the demo stream (default 4)" }, ...CONFIG_FLAGS,
+      { name: "shards", doc: "shards of the demo stream (default 4)" },
+      CONFIG_FLAG,
+      ...keyFlags(
+        "stream", "tablesRoot", "tablesFile", "ordersFolder", "bronzeFolder", "goldFolder", "checkpointsFolder", "eventsTable", "ordersTable", "ordersItemsTable",
+        "packageTable", "quarantineTable", "appName", "maxBatchRecords", "maxBatchBytes", "maxBatchAge", "leaseDuration", "outageBudget", "compression", ...LOG_KEYS, "logFile",
+      ),
+      HELP_FLAG,
     ],
     action: ({ settings, args }) => runDemo(settings, {
       example: example(args.values.example),
@@ -71,7 +128,8 @@ const COMMANDS: Record<string, Command> = {
     flags: [
       { name: "count", doc: "records to put (default 1000)" }, { name: "rate", doc: "records per second, 0 for as fast as possible (default 0)" },
       { name: "bad", doc: "broken records to mix in (default 0)" }, { name: "seed", doc: "generator seed (default: random)" },
-      { name: "example", doc: "orders, or clickstream page views for deploy/examples/clickstream.toml (default orders)" }, ...CONFIG_FLAGS,
+      { name: "example", doc: "orders, or clickstream page views for deploy/examples/clickstream.toml (default orders)", choices: DEMO_EXAMPLES },
+      CONFIG_FLAG, ...keyFlags("stream", ...AWS_KEYS, ...LOG_KEYS), HELP_FLAG,
     ],
     async action({ settings, args }) {
       const n = await produce(settings, {
@@ -83,24 +141,29 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   status: {
-    summary: "per shard: owner, checkpoint, lag; per table: version, files, rows",
-    usage: "data-subscriber status [options]",
-    flags: CONFIG_FLAGS,
-    async action({ settings }) {
-      console.log(await status(settings));
+    summary: "per shard: owner, checkpoint, lag; per table: version, files, rows (--json: one JSON document)",
+    usage: "data-subscriber status [--json] [options]",
+    flags: [
+      { name: "json", boolean: true, doc: "print one JSON document: shards (state, owner, lease expiry, batch, position, lag) and tables (version, files, rows)" },
+      CONFIG_FLAG, ...keyFlags("stream", ...LOCATION_KEYS, "appName", "initialPosition", "leaseDuration", ...AWS_KEYS, ...LOG_KEYS), HELP_FLAG,
+    ],
+    async action({ settings, args }) {
+      console.log(await status(settings, { json: args.booleans.has("json") }));
       return 0;
     },
   },
   "tables init-packages": {
-    summary: "create package_table from a JSON or CSV file (or the demo catalog)",
-    usage: "data-subscriber tables init-packages [--from packages.json|.csv] [--stock N] [--replace]",
+    summary: "create package_table from a JSON or CSV file (--from), or the demo catalog (--demo)",
+    usage: "data-subscriber tables init-packages (--from packages.json|.csv | --demo [--stock N]) [--replace]",
     flags: [
-      { name: "from", doc: "JSON array, JSON lines or CSV with a header (default: the demo catalog)" },
-      { name: "stock", doc: "stock_quantity of the demo catalog rows (default 1000)" },
-      { name: "replace", boolean: true, doc: "overwrite the rows of an existing package_table" }, ...CONFIG_FLAGS,
+      { name: "from", doc: "the packages: a JSON array, JSON lines or CSV with a header (package_id, subpackage_id, name, width, height, length, weight, volume, stock_quantity)", file: true },
+      { name: "demo", boolean: true, doc: "the demo catalog of synthetic packages instead of --from (for trying things out, never for a real package_table)" },
+      { name: "stock", doc: "with --demo: stock_quantity of each demo row (default 1000)" },
+      { name: "replace", boolean: true, doc: "overwrite the rows of an existing package_table" },
+      CONFIG_FLAG, ...keyFlags("tablesRoot", "ordersFolder", "goldFolder", "packageTable", "region", "profile", "endpointUrl", "s3EndpointUrl", ...LOG_KEYS), HELP_FLAG,
     ],
     async action({ settings, args }) {
-      const rows = await packageRows(args.values.from, int(args.values.stock, "stock", 1000));
+      const rows = await packageRows(packagesSource(args.values.from, args.booleans.has("demo"), args.values.stock));
       const res = await initPackages(settings, rows, args.booleans.has("replace"));
       console.log(`package_table at ${res.url}: ${res.rows} rows (version ${res.version}).`);
       return 0;
@@ -138,9 +201,64 @@ const COMMANDS: Record<string, Command> = {
       return EXIT.done;
     },
   },
-  version: { summary: "print the version", usage: "data-subscriber version", flags: [], action: () => (console.log(`data-subscriber ${VERSION} (commit ${COMMIT}, built ${BUILD_DATE})`), Promise.resolve(0)) },
-  help: { summary: "show this help", usage: "data-subscriber help [command]", flags: [], action: () => (console.log(mainHelp()), Promise.resolve(0)) },
+  completion: {
+    summary: "print a shell completion script for bash, zsh or fish",
+    usage: "data-subscriber completion bash|zsh|fish",
+    flags: [HELP_FLAG],
+    args: SHELLS,
+    helpNotes: () => installHelp("data-subscriber"),
+    action({ args }) {
+      const shell = args.positionals[0];
+      if (args.positionals.length !== 1 || !(SHELLS as readonly string[]).includes(shell!)) {
+        throw new UsageError(`'completion' needs one shell, ${SHELLS.map((x) => `'${x}'`).join(", ")}: got ${shell === undefined ? "none" : `'${args.positionals.join(" ")}'`} (see 'completion --help')`);
+      }
+      process.stdout.write(completionScript(shell as Shell, completionSpec()));
+      return Promise.resolve(0);
+    },
+  },
+  version: {
+    summary: "print the version",
+    usage: "data-subscriber version",
+    flags: [HELP_FLAG],
+    action: () => (console.log(`data-subscriber ${VERSION} (commit ${COMMIT}, built ${BUILD_DATE})`), Promise.resolve(0)),
+  },
+  help: { summary: "show this help, or a command's", usage: "data-subscriber help [command [subcommand]]", flags: [HELP_FLAG], args: "commands", action: () => (console.log(mainHelp()), Promise.resolve(0)) },
 };
+
+/** Groups of subcommands (`tables init-packages`): what `tables --help` says of the group. */
+const GROUPS: Record<string, string> = {
+  tables: "create the tables that must exist before the first run",
+  checkpoints: "change the shard checkpoints (where each shard resumes): an operator's decisions",
+};
+
+/** The command table as shell completion sees it. */
+function completionSpec(): CompletionSpec {
+  return {
+    program: "data-subscriber",
+    commands: Object.entries(COMMANDS).map(([name, c]) => ({ name, summary: c.summary, flags: c.flags, ...(c.args ? { args: c.args } : {}) })),
+    groups: GROUPS,
+  };
+}
+
+/**
+ * Where `tables init-packages` takes its rows: a file (`--from`), or the demo catalog only when
+ * asked for by name (`--demo`): demo rows in a real package_table would pass for stock.
+ * @throws {UsageError} for neither, both, or `--stock` without `--demo`.
+ */
+function packagesSource(from: string | undefined, demo: boolean, stock: string | undefined): { from: string } | { demo: true; stock: number } {
+  if (from !== undefined && demo) throw new UsageError("'tables init-packages' takes '--from <file>' or '--demo', not both (see 'tables init-packages --help')");
+  if (stock !== undefined && !demo) {
+    throw new UsageError("'--stock' sets the stock of the demo catalog's rows, so it goes with '--demo'; rows from '--from' have their own stock_quantity (see 'tables init-packages --help')");
+  }
+  if (demo) return { demo: true, stock: int(stock, "stock", 1000) };
+  if (from === undefined) {
+    throw new UsageError(
+      "'tables init-packages' needs '--from <file>': a JSON array, JSON lines or CSV file with the packages and their stock_quantity. " +
+        "For the demo catalog of synthetic packages, pass '--demo' (never into a real package_table) (see 'tables init-packages --help')",
+    );
+  }
+  return { from };
+}
 
 function int(raw: string | undefined, name: string, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -164,8 +282,53 @@ function mainHelp(): string {
     "Commands:",
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     "",
-    "Run 'data-subscriber <command> --help' for a command's options.",
+    "Run 'data-subscriber <command> --help' (or 'data-subscriber help <command>') for a command's options;",
+    "'data-subscriber completion --help' for shell completion.",
   ].join("\n");
+}
+
+/** `tables --help`: the group's subcommands. */
+function groupHelp(group: string): string {
+  const subs = Object.entries(COMMANDS).filter(([name]) => name.startsWith(`${group} `)).map(([name, c]) => [name.slice(group.length + 1), c.summary] as const);
+  const width = Math.max(...subs.map(([sub]) => sub.length));
+  return [
+    `${group}: ${GROUPS[group]}`,
+    "",
+    `Usage: data-subscriber ${group} <subcommand> [options]`,
+    "",
+    "Subcommands:",
+    ...subs.map(([sub, summary]) => `  ${sub.padEnd(width)}  ${summary}`),
+    "",
+    `Run 'data-subscriber ${group} <subcommand> --help' for a subcommand's options.`,
+  ].join("\n");
+}
+
+/**
+ * The command `argv` names, and the words after it; or a group's help (`tables --help`); or a
+ * usage error naming the unknown command or subcommand, with the nearest known one.
+ */
+function resolveCommand(argv: readonly string[]): { name: string; rest: string[] } | { group: string } | { error: string } {
+  const first = argv[0];
+  if (first === undefined || first === "--help") return { name: "help", rest: argv.slice(1) };
+  if (first === "--version") return { name: "version", rest: argv.slice(1) };
+  if (Object.hasOwn(GROUPS, first)) {
+    const subs = Object.keys(COMMANDS).filter((n) => n.startsWith(`${first} `)).map((n) => n.slice(first.length + 1));
+    const sub = argv[1];
+    if (sub === undefined || sub.startsWith("--")) {
+      if (argv.includes("--help")) return { group: first };
+      return { error: `'${first}' needs a subcommand: ${subs.map((x) => `'${first} ${x}'`).join(", ")}\n\n${groupHelp(first)}` };
+    }
+    if (!subs.includes(sub)) {
+      const near = nearest(sub, subs) ?? subs.find((x) => x.startsWith(sub));
+      return { error: `Unknown subcommand '${sub}' of '${first}'${near ? `: did you mean '${first} ${near}'?` : ""}\n\n${groupHelp(first)}` };
+    }
+    return { name: `${first} ${sub}`, rest: argv.slice(2) };
+  }
+  if (!Object.hasOwn(COMMANDS, first)) {
+    const near = nearest(first, [...Object.keys(COMMANDS).filter((n) => !n.includes(" ")), ...Object.keys(GROUPS)]);
+    return { error: `Unknown command '${first}'${near ? `: did you mean '${near}'?` : ""}\n\n${mainHelp()}` };
+  }
+  return { name: first, rest: argv.slice(1) };
 }
 
 function commandHelp(name: string, c: Command): string {
@@ -182,35 +345,49 @@ function commandHelp(name: string, c: Command): string {
     "",
     "Options:",
     ...c.flags.map((f) => `  --${(f.name + (f.boolean ? "" : " <value>")).padEnd(flagWidth)}  ${f.doc}${env(f)}`),
+    ...(c.helpNotes ? ["", ...c.helpNotes()] : []),
   ].join("\n");
 }
 
-/** Runs the CLI; @returns the exit code. */
+/** Runs the CLI; @returns the exit code. Every log sink is flushed and closed before it returns. */
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
-  const words = argv.filter((a) => !a.startsWith("--"));
-  let name = words[0] ?? "help";
-  if (name === "tables") name = `tables ${words[1] ?? ""}`.trim();
-  if (name === "checkpoints") name = `checkpoints ${words[1] ?? ""}`.trim();
-  if (argv[0] === "--help" || argv[0] === "-h") name = "help";
-  if (argv[0] === "--version") name = "version";
-  const command = COMMANDS[name];
-  if (!command) {
-    const near = nearest(name, Object.keys(COMMANDS));
-    console.error(`Unknown command '${name}'${near ? `: did you mean '${near}'?` : ""}\n\n${mainHelp()}`);
-    return 2;
-  }
-  const rest = argv.slice(name.split(" ").length);
   try {
-    if (name === "help" && rest[0] && COMMANDS[rest[0]]) {
-      console.log(commandHelp(rest[0], COMMANDS[rest[0]]!));
-      return 0;
+    return await cli(argv, env);
+  } finally {
+    closeLogging();
+  }
+}
+
+async function cli(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  argv = argv.map((a) => (a === "-h" ? "--help" : a));
+  const resolved = resolveCommand(argv);
+  if ("error" in resolved) {
+    console.error(resolved.error);
+    return EXIT.usage;
+  }
+  if ("group" in resolved) {
+    console.log(groupHelp(resolved.group));
+    return EXIT.done;
+  }
+  const { name, rest } = resolved;
+  const command = COMMANDS[name]!;
+  try {
+    // help <command> [subcommand]
+    const asked = rest.filter((a) => !a.startsWith("--"));
+    if (name === "help" && asked.length > 0) {
+      const target = resolveCommand([...asked, "--help"]);
+      if ("error" in target) throw new UsageError(target.error);
+      if ("group" in target) console.log(groupHelp(target.group));
+      else if (target.rest.some((a) => !a.startsWith("--"))) throw new UsageError(`'help' takes a command: got '${asked.join(" ")}' (see 'data-subscriber help')`);
+      else console.log(commandHelp(target.name, COMMANDS[target.name]!));
+      return EXIT.done;
     }
     const args = parseArgs(rest, command.flags, name);
     if (args.booleans.has("help")) {
       console.log(commandHelp(name, command));
       return 0;
     }
-    if (args.positionals.length > 0) throw new UsageError(`'${name}' takes no argument '${args.positionals[0]}' (see '${name} --help')`);
+    if (args.positionals.length > 0 && !command.args) throw new UsageError(`'${name}' takes no argument '${args.positionals[0]}' (see '${name} --help')`);
     const flags: Partial<Record<Key, string>> = {};
     for (const [k, spec] of Object.entries(KEYS) as [Key, { flag: string }][]) {
       const value = args.values[spec.flag];
@@ -231,12 +408,17 @@ export async function main(argv: string[], env: Record<string, string | undefine
         throw new ConfigError(`Cannot start: ${(err as Error).message}`);
       }
     }
-    const settings = resolveSettings({ flags, env, ...(ini ? { ini } : {}) });
+    const sources = { flags, env, ...(ini ? { ini } : {}) };
+    const settings = resolveSettings(sources);
+    // An unusable log file is a configuration error naming the setting, before logging starts.
+    if (name === "run" || name === "demo") await checkLogFile(settings.logFile, lookUp("logFile", sources).from);
     if (name !== "version" && name !== "help") await setupLogging({ level: settings.logLevel, format: settings.logFormat, file: name === "run" || name === "demo" ? settings.logFile : "" });
     return await command.action({ settings, args, env });
   } catch (err) {
     if (err instanceof ConfigError) {
-      console.error(err.message);
+      // Once, and through the log when it is set up (JSON in JSON mode, and in app.log).
+      if (loggingActive()) logger().error("{message}", { message: err.message });
+      else console.error(err.message);
       return 2;
     }
     if (err instanceof ResetRefusedError) {
@@ -244,16 +426,17 @@ export async function main(argv: string[], env: Record<string, string | undefine
       console.error(err.message);
       return EXIT.failed;
     }
-    const log = getLogger(["data-subscriber"]);
-    log.error("data-subscriber {command} failed: {error}", { command: name, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
-    console.error(`Error: ${err instanceof Error ? err.message : String(err)}`);
-    return 1;
+    // Printed once: through the log when it is set up (JSON in JSON mode, and in app.log).
+    const error = err instanceof Error ? err.message : String(err);
+    if (loggingActive()) logger().error("data-subscriber {command} failed: {error}", { command: name, error, errorType: err instanceof Error ? err.name : typeof err });
+    else console.error(`Error: ${error}`);
+    return exitCodeFor(err);
   }
 }
 
 async function runCommand(settings: Settings, once: boolean, env: Record<string, string | undefined>): Promise<number> {
   const log = logger("run");
-  const metrics = new Metrics();
+  const metrics = runMetrics();
   const ctl = new AbortController();
   let stopping = false;
   const onSignal = (sig: string) => {
@@ -263,6 +446,7 @@ async function runCommand(settings: Settings, once: boolean, env: Record<string,
     ctl.abort();
     setTimeout(() => {
       log.error("Shutdown did not finish within {ms} ms; exiting. Uncommitted batches are replayed on the next start.", { ms: settings.shutdownTimeout });
+      closeLogging();
       process.exit(1);
     }, settings.shutdownTimeout).unref?.();
   };
@@ -270,21 +454,23 @@ async function runCommand(settings: Settings, once: boolean, env: Record<string,
   process.on("SIGINT", () => onSignal("SIGINT"));
   if (env.ENVIRONMENT === "GITHUB_ACTIONS") log.info("ENVIRONMENT=GITHUB_ACTIONS: credentials come from the environment (the SDK's default chain reads them first).");
   const fault = faultHook(env.DS_TEST_FAULT);
-  let lastBatchAt = Date.now();
-  const { supervisor, sink } = await prepareRun(settings, {
-    metrics,
-    ...(fault ? { fault } : {}),
-    events: { batchCommitted: () => (lastBatchAt = Date.now()) },
-  });
+  const health = new RunHealth({ clock: systemClock, readyMaxLagMs: settings.readyMaxLag, names: dependencyNames(settings, settings.stream ?? "") });
+  // Served from the start: while start-up waits out an outage, /readyz says so.
   let server: Awaited<ReturnType<typeof serveTelemetry>> | undefined;
   if (settings.metricsPort !== undefined) {
-    server = await serveTelemetry(settings.metricsPort, metrics, {
-      check: () => ({ ok: !ctl.signal.aborted, details: { shards: supervisor.leases.heldShards().length, lastBatchAgoMs: Date.now() - lastBatchAt } }),
-    });
-    log.info("Serving /metrics and /healthz on port {port}.", { port: server.port });
+    server = await serveTelemetry(settings.metricsPort, metrics, health);
+    log.info("Serving /metrics, /healthz and /readyz on port {port}.", { port: server.port });
   }
+  let prepared: Awaited<ReturnType<typeof prepareRun>>;
+  try {
+    prepared = await prepareRun(settings, { metrics, ...(fault ? { fault } : {}), events: health.events() });
+  } catch (err) {
+    await server?.close();
+    throw err;
+  }
+  const { supervisor, sink } = prepared;
   const tables = sink.tableNames;
-  const progress = once ? setInterval(() => console.log(progressLine(metrics, tables)), 2000) : undefined;
+  const progress = once ? setInterval(() => logProgress(metrics, tables), 2000) : undefined;
   const started = Date.now();
   try {
     await supervisor.run(ctl.signal, { once });
@@ -293,13 +479,13 @@ async function runCommand(settings: Settings, once: boolean, env: Record<string,
     await server?.close();
   }
   const secs = (Date.now() - started) / 1000;
-  console.log(`${progressLine(metrics, tables)} (done in ${secs.toFixed(1)} s)`);
+  logProgress(metrics, tables, secs);
   const stopped = supervisor.stoppedShards();
   if (once && stopped.size > 0) {
-    console.error(
-      `${stopped.size} shard(s) stopped at a gap in the stream, operator action needed (see 'data-subscriber status'): ` +
-        [...stopped].map(([id, s]) => `${id}: ${s.reason}`).join("; "),
-    );
+    log.error("{count} shard(s) stopped at a gap in the stream, operator action needed (see 'data-subscriber status'): {shards}", {
+      count: stopped.size,
+      shards: [...stopped].map(([id, s]) => `${id}: ${s.reason}`).join("; "),
+    });
     return EXIT.shardStopped;
   }
   return EXIT.done;
@@ -316,10 +502,17 @@ async function confirmOnTerminal(plan: string): Promise<boolean> {
   }
 }
 
-/** `progress: N records committed in B batches; rows <table>=<rows> …` for the domain's tables (quarantine and the prepare step's included). */
-function progressLine(m: Metrics, tables: readonly string[]): string {
-  const rows = tables.map((t) => `${t}=${m.get("ds_rows_written_total", { table: t })}`).join(" ");
-  return `progress: ${m.total("ds_records_read_total")} records committed in ${m.total("ds_batches_total")} batches; rows ${rows}`;
+/**
+ * Logs `Progress: N records committed in B batches; rows <table>=<rows> …` for the domain's
+ * tables (quarantine and the prepare step's included); with `doneInSeconds`, the run's last
+ * line. In the progress category: shown at every log level.
+ */
+function logProgress(m: Metrics, tables: readonly string[], doneInSeconds?: number): void {
+  const log = logger(PROGRESS);
+  const { records, batches, rows } = committedSoFar(m, tables);
+  const perTable = Object.entries(rows).map(([t, n]) => `${t}=${n}`).join(" ");
+  if (doneInSeconds === undefined) log.info("Progress: {records} records committed in {batches} batches; rows {rows}.", { records, batches, rows: perTable });
+  else log.info("Done in {seconds} s: {records} records committed in {batches} batches; rows {rows}.", { seconds: Math.round(doneInSeconds * 10) / 10, records, batches, rows: perTable });
 }
 
 /**

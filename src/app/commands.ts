@@ -33,9 +33,13 @@ export async function initPackages(settings: Settings, rows: Record<string, unkn
   return { url, rows: rows.length, version: res.version ?? table.version };
 }
 
-/** Reads `--from` for init-packages, or makes the demo catalog. */
-export async function packageRows(from: string | undefined, stock: number): Promise<Record<string, unknown>[]> {
-  if (!from) return generatePackages(stock);
+/**
+ * The rows of `tables init-packages`: read from a file (`--from`), or the demo catalog of
+ * synthetic packages with `stock` units each, only when asked for by name (`--demo`).
+ */
+export async function packageRows(source: { from: string } | { demo: true; stock: number }): Promise<Record<string, unknown>[]> {
+  if ("demo" in source) return generatePackages(source.stock);
+  const from = source.from;
   let text: string;
   try {
     text = await fs.readFile(from, "utf8");
@@ -105,59 +109,169 @@ export async function putEntries(
   return put;
 }
 
+/** One shard in `status`. */
+export interface ShardStatus {
+  shardId: string;
+  /**
+   * `not started` (no checkpoint yet), `owned` (a worker holds its lease), `free` (nobody
+   * does), `finished` (read to its end after a reshard), `stopped` (at a gap: an operator decides).
+   */
+  state: "not started" | "owned" | "free" | "finished" | "stopped";
+  /** The worker holding the lease, or null. */
+  owner: string | null;
+  /**
+   * When the lease runs out unless renewed: the owner's last write plus the lease duration, by
+   * the owner's clock (leases are judged on each worker's own clock; this is for reading).
+   */
+  leaseExpiresAt: string | null;
+  /** Batches committed. */
+  batch: number;
+  /** The last record committed (full sequence number), or null before the first batch. */
+  position: { sequenceNumber: string; subSequenceNumber: number } | null;
+  /** The batch in flight, if any. */
+  intent: { batch: number; records: number; first: string | null; last: string | null } | null;
+  /** Where an operator's reset restarts it. */
+  restartAt: string | null;
+  /** Milliseconds behind the stream's tip, when it could be read. */
+  lagMs: number | null;
+  /** Why the lag could not be read. */
+  lagError?: string;
+  stopped: { at: string; by: string; reason: string; mayBeLost: string; resume: string } | null;
+}
+
+/** One table in `status`. */
+export interface TableStatus {
+  name: string;
+  url: string;
+  /** `missing` before the table exists; `error` when it could not be read (see `error`). */
+  state: "ok" | "missing" | "error";
+  version: number | null;
+  files: number | null;
+  rows: number | null;
+  error?: string;
+}
+
+/** What `status` reports (and `status --json` prints). */
+export interface StatusReport {
+  stream: string | null;
+  shards: ShardStatus[];
+  tables: TableStatus[];
+}
+
 /**
- * The shard part of `status`: per shard its owner, batch, checkpoint and lag; a stopped
- * shard's reason, the range that may be lost and the command that resumes it.
+ * The shard part of `status`: per shard its state, owner, lease expiry, batch, checkpoint and
+ * lag; a stopped shard's reason, the range that may be lost and the command that resumes it.
  */
-export async function shardStatusLines(source: RecordSource, states: ShardStateStore, initial: IteratorPosition, appName: string): Promise<string[]> {
-  const lines = [`stream ${source.streamName}`, `  ${"shard".padEnd(22)} ${"owner".padEnd(36)} ${"batch".padStart(6)} ${"checkpoint".padEnd(28)} lag`];
+export async function shardStatuses(source: RecordSource, states: ShardStateStore, initial: IteratorPosition, appName: string, leaseDurationMs: number): Promise<ShardStatus[]> {
+  const out: ShardStatus[] = [];
   for (const shard of await source.listShards()) {
     const st = (await states.read(shard.shardId))?.state;
-    let lag = "-";
+    let lagMs: number | null = null;
+    let lagError: string | undefined;
     if (st && !st.finished && !st.stopped) {
       try {
         const it = await source.getIterator(shard.shardId, st.position ? { type: "AFTER_SEQUENCE_NUMBER", sequenceNumber: st.position.sequenceNumber } : initial);
-        lag = `${(await source.getRecords(it, 1)).millisBehindLatest} ms`;
+        lagMs = (await source.getRecords(it, 1)).millisBehindLatest;
       } catch (err) {
-        lag = `? (${(err as Error).name})`;
+        lagError = `${(err as Error).name}: ${(err as Error).message}`;
       }
     }
-    const cp = !st ? "not started" : st.stopped ? "STOPPED" : st.finished ? "finished" : st.position ? `${st.position.sequenceNumber.slice(-12)}/${st.position.subSequenceNumber}` : "none yet";
-    const notes = [st?.intent ? " (intent)" : "", st?.restartAt ? ` (restarts at ${describeRestart(st.restartAt)})` : ""].join("");
-    lines.push(`  ${shard.shardId.padEnd(22)} ${(st?.lease.owner ?? "-").padEnd(36)} ${String(st?.batch ?? 0).padStart(6)} ${(cp + notes).padEnd(28)} ${lag}`);
-    if (st?.stopped) {
-      lines.push(`      stopped ${st.stopped.at} by ${st.stopped.by}: ${st.stopped.reason}`);
-      lines.push(`      may be lost: ${lostRange({ stopped: st.stopped, intent: st.stopped.intentBatch !== undefined ? st.intent : null })}`);
-      lines.push(`      its children wait for it; to resume it: ${resetCommand(source.streamName, shard.shardId, appName)}`);
+    const owner = st?.lease.owner ?? null;
+    const updated = st ? Date.parse(st.updatedAt) : NaN;
+    out.push({
+      shardId: shard.shardId,
+      state: !st ? "not started" : st.stopped ? "stopped" : st.finished ? "finished" : owner ? "owned" : "free",
+      owner,
+      leaseExpiresAt: owner && Number.isFinite(updated) ? new Date(updated + leaseDurationMs).toISOString() : null,
+      batch: st?.batch ?? 0,
+      position: st?.position ? { sequenceNumber: st.position.sequenceNumber, subSequenceNumber: st.position.subSequenceNumber } : null,
+      intent: st?.intent
+        ? { batch: st.intent.batch, records: st.intent.records, first: st.intent.first?.sequenceNumber ?? null, last: st.intent.last?.sequenceNumber ?? null }
+        : null,
+      restartAt: st?.restartAt ? describeRestart(st.restartAt) : null,
+      lagMs,
+      ...(lagError !== undefined ? { lagError } : {}),
+      stopped: st?.stopped
+        ? {
+          at: st.stopped.at,
+          by: st.stopped.by,
+          reason: st.stopped.reason,
+          mayBeLost: lostRange({ stopped: st.stopped, intent: st.stopped.intentBatch !== undefined ? st.intent : null }),
+          resume: resetCommand(source.streamName, shard.shardId, appName),
+        }
+        : null,
+    });
+  }
+  return out;
+}
+
+/**
+ * The shard part of `status` as text: per shard its owner, batch, checkpoint (the full
+ * sequence number) and lag, and for a stopped shard why, what may be lost and how to resume it.
+ */
+export async function shardStatusLines(source: RecordSource, states: ShardStateStore, initial: IteratorPosition, appName: string, leaseDurationMs = 10_000): Promise<string[]> {
+  return formatShardStatus(source.streamName, await shardStatuses(source, states, initial, appName, leaseDurationMs));
+}
+
+/** {@link shardStatusLines} from shard statuses already read. */
+export function formatShardStatus(stream: string, shards: readonly ShardStatus[]): string[] {
+  const checkpoint = (s: ShardStatus) => {
+    const cp = s.state === "not started" ? "not started" : s.state === "stopped" ? "STOPPED" : s.state === "finished" ? "finished" : s.position ? `${s.position.sequenceNumber}/${s.position.subSequenceNumber}` : "none yet";
+    return cp + (s.intent ? " (intent)" : "") + (s.restartAt ? ` (restarts at ${s.restartAt})` : "");
+  };
+  const width = Math.max(28, ...shards.map((s) => checkpoint(s).length));
+  const lines = [`stream ${stream}`, `  ${"shard".padEnd(22)} ${"owner".padEnd(36)} ${"batch".padStart(6)} ${"checkpoint".padEnd(width)} lag`];
+  for (const s of shards) {
+    const lag = s.lagMs !== null ? `${s.lagMs} ms` : s.lagError ? `? (${s.lagError.split(":")[0]})` : "-";
+    lines.push(`  ${s.shardId.padEnd(22)} ${(s.owner ?? "-").padEnd(36)} ${String(s.batch).padStart(6)} ${checkpoint(s).padEnd(width)} ${lag}`);
+    if (s.stopped) {
+      lines.push(`      stopped ${s.stopped.at} by ${s.stopped.by}: ${s.stopped.reason}`);
+      lines.push(`      may be lost: ${s.stopped.mayBeLost}`);
+      lines.push(`      its children wait for it; to resume it: ${s.stopped.resume}`);
     }
   }
   return lines;
 }
 
-/** `status`: per shard owner, checkpoint and lag; per table version, files and rows. */
-export async function status(settings: Settings): Promise<string> {
-  const lines: string[] = [];
+/** `status`: per shard owner, lease, checkpoint and lag; per table version, files and rows. */
+export async function statusReport(settings: Settings): Promise<StatusReport> {
   const s3 = s3Config(settings);
+  let shards: ShardStatus[] = [];
   if (settings.stream) {
     const client = KinesisSource.client(kinesisConfig(settings));
     const source = new KinesisSource(settings.stream, client, settings.region ?? "");
     const states = new ShardStateStore(openStore(settings.checkpointsRoot, s3), joinUri(settings.appName, settings.stream, "shards") + "/");
     try {
-      lines.push(...await shardStatusLines(source, states, settings.initialPosition, settings.appName));
+      shards = await shardStatuses(source, states, settings.initialPosition, settings.appName, settings.leaseDuration);
     } finally {
       client.destroy();
     }
   }
-  lines.push("tables");
+  const tables: TableStatus[] = [];
   for (const [name, url] of Object.entries((await chooseDomain(settings)).locations)) {
     try {
       const t = await DeltaTable.open(openStore(url, s3));
       let rows = 0;
       for (const f of t.snapshot.files.values()) rows += f.stats ? (JSON.parse(f.stats) as { numRecords: number }).numRecords : 0;
-      lines.push(`  ${name.padEnd(14)} version ${String(t.version).padStart(5)}  files ${String(t.snapshot.files.size).padStart(5)}  rows ${String(rows).padStart(9)}  ${url}`);
+      tables.push({ name, url, state: "ok", version: t.version, files: t.snapshot.files.size, rows });
     } catch (err) {
-      lines.push(`  ${name.padEnd(14)} ${err instanceof TableError ? "missing" : `error: ${(err as Error).message}`}  ${url}`);
+      if (err instanceof TableError) tables.push({ name, url, state: "missing", version: null, files: null, rows: null });
+      else tables.push({ name, url, state: "error", version: null, files: null, rows: null, error: (err as Error).message });
     }
+  }
+  return { stream: settings.stream ?? null, shards, tables };
+}
+
+/** `status` as text, or (`json`) as one JSON document ({@link StatusReport}). */
+export async function status(settings: Settings, opts: { json?: boolean } = {}): Promise<string> {
+  const report = await statusReport(settings);
+  if (opts.json) return JSON.stringify(report, null, 2);
+  const lines: string[] = report.stream !== null ? formatShardStatus(report.stream, report.shards) : [];
+  lines.push("tables");
+  for (const t of report.tables) {
+    if (t.state === "ok") {
+      lines.push(`  ${t.name.padEnd(14)} version ${String(t.version).padStart(5)}  files ${String(t.files).padStart(5)}  rows ${String(t.rows).padStart(9)}  ${t.url}`);
+    } else lines.push(`  ${t.name.padEnd(14)} ${t.state === "missing" ? "missing" : `error: ${t.error}`}  ${t.url}`);
   }
   return lines.join("\n");
 }

@@ -1,5 +1,4 @@
 import { systemClock } from "../ports/clock.ts";
-import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { CreateStreamCommand, DescribeStreamSummaryCommand } from "@aws-sdk/client-kinesis";
@@ -9,15 +8,15 @@ import { openStore } from "../adapters/open_store.ts";
 import { kinesisConfig, s3Config } from "../adapters/aws_clients.ts";
 import { ConfigError, type Settings, tableLocations } from "../config/settings.ts";
 import { DeltaTable } from "../core/delta/table.ts";
-import { logger } from "../telemetry/logging.ts";
+import { logger, say } from "../telemetry/logging.ts";
 import { Metrics } from "../telemetry/metrics.ts";
+import { committedSoFar } from "../telemetry/run_telemetry.ts";
 import { chooseDomain } from "./domains.ts";
+import { claimDemoFolder } from "./demo_folder.ts";
 import { initPackages, produce, putEntries } from "./commands.ts";
 import { prepareRun } from "./run.ts";
 import { brokenClickstream, generateClickstream } from "../produce/clickstream_generator.ts";
 import { generatePackages } from "../produce/order_generator.ts";
-
-const MARKER = ".data-subscriber-demo";
 
 /** The demo's examples: the order job, and a clickstream into tables a tables file declares. */
 export const DEMO_EXAMPLES = ["orders", "clickstream"] as const;
@@ -53,7 +52,8 @@ export function clickstreamExampleFile(): string {
  *   (or of `--tables`, a file declaring tables for the same events).
  *
  * @throws {ConfigError} when the tables root is not a local folder, holds files the demo
- *   did not make, or `--tables` is given without `--example clickstream`.
+ *   did not make or files written since the demo made it (`claimDemoFolder`), or `--tables`
+ *   is given without `--example clickstream`.
  */
 export async function runDemo(base: Settings, opts: DemoOptions): Promise<number> {
   const log = logger("demo");
@@ -71,8 +71,9 @@ export async function runDemo(base: Settings, opts: DemoOptions): Promise<number
   const root = path.resolve(base.tablesRoot.replace(/^file:\/\//, ""));
   // Check the tables file before touching anything.
   if (tablesFile) await chooseDomain({ ...base, tablesRoot: root, tablesFile });
-  await prepareFolder(root);
-  console.log(`Starting the embedded Kinesis (kinesis-local)…`);
+  // Empties the folder only when it is the demo's and nothing else wrote there (see demo_folder.ts).
+  await claimDemoFolder(root);
+  say(`Starting the embedded Kinesis (kinesis-local)…`);
   const kinesis = await startLocalKinesis();
   try {
     const settings: Settings = {
@@ -100,16 +101,16 @@ export async function runDemo(base: Settings, opts: DemoOptions): Promise<number
       await systemClock.sleep(100);
     }
     client.destroy();
-    console.log(`Stream '${settings.stream}' with ${opts.shards} shards at ${kinesis.endpoint}.`);
+    say(`Stream '${settings.stream}' with ${opts.shards} shards at ${kinesis.endpoint}.`);
     if (clickstream) return await clickstreamDemo(settings, opts.events);
 
     const packages = generatePackages((i) => 40 + ((i * 37) % 260));
     await initPackages(settings, packages, true);
     const stockBefore = packages.reduce((n, p) => n + (p.stock_quantity as number), 0);
-    console.log(`Created package_table: ${packages.length} package groups, ${stockBefore} units in stock.`);
+    say(`Created package_table: ${packages.length} package groups, ${stockBefore} units in stock.`);
 
     const put = await produce(settings, { count: opts.orders, rate: 0, bad: Math.max(1, Math.round(opts.orders / 300)), seed: 7 }, log);
-    console.log(`Put ${put} records (${opts.orders} orders and ${put - opts.orders} broken ones) on the stream.\n`);
+    say(`Put ${put} records (${opts.orders} orders and ${put - opts.orders} broken ones) on the stream.\n`);
 
     await catchUp(settings);
     await printSummary(settings, stockBefore);
@@ -124,30 +125,16 @@ async function catchUp(settings: Settings): Promise<Awaited<ReturnType<typeof pr
   const metrics = new Metrics();
   const prepared = await prepareRun(settings, { metrics });
   const started = systemClock.monoMs();
-  const progress = setInterval(() => console.log(`  … ${metrics.total("ds_records_read_total")} records committed`), 2000);
+  const progress = setInterval(() => say(`  … ${committedSoFar(metrics, []).records} records committed`), 2000);
   try {
     await prepared.supervisor.run(new AbortController().signal, { once: true });
   } finally {
     clearInterval(progress);
   }
   const secs = (systemClock.monoMs() - started) / 1000;
-  console.log(`Subscriber caught up: ${metrics.total("ds_records_read_total")} records in ${metrics.total("ds_batches_total")} batches, ${secs.toFixed(1)} s.\n`);
+  const done = committedSoFar(metrics, []);
+  say(`Subscriber caught up: ${done.records} records in ${done.batches} batches, ${secs.toFixed(1)} s.\n`);
   return prepared;
-}
-
-async function prepareFolder(root: string): Promise<void> {
-  let entries: string[] = [];
-  try {
-    entries = await fs.readdir(root);
-  } catch {
-    // absent: created below
-  }
-  if (entries.length > 0 && !entries.includes(MARKER)) {
-    throw new ConfigError(`Cannot run the demo in '${root}': the folder holds files the demo did not make. Choose another with --tables-root.`);
-  }
-  await fs.rm(root, { recursive: true, force: true });
-  await fs.mkdir(root, { recursive: true });
-  await fs.writeFile(path.join(root, MARKER), "Made by `data-subscriber demo`, which empties this folder on its next run.\n");
 }
 
 async function printSummary(settings: Settings, stockBefore: number): Promise<void> {
@@ -155,25 +142,25 @@ async function printSummary(settings: Settings, stockBefore: number): Promise<vo
   for (const [name, url] of Object.entries(tableLocations(settings))) {
     const table = await DeltaTable.open(openStore(url, s3));
     const rows = await table.readRows();
-    console.log(`${name}: ${rows.length} rows, version ${table.version} (${url})`);
-    for (const r of rows.slice(0, 3)) console.log(`  ${JSON.stringify(r, (_, v) => (typeof v === "bigint" ? Number(v) : v instanceof Date ? v.toISOString() : v)).slice(0, 220)}`);
+    say(`${name}: ${rows.length} rows, version ${table.version} (${url})`);
+    for (const r of rows.slice(0, 3)) say(`  ${JSON.stringify(r, (_, v) => (typeof v === "bigint" ? Number(v) : v instanceof Date ? v.toISOString() : v)).slice(0, 220)}`);
     if (name === "package_table") {
       const after = rows.reduce((n, r) => n + Number(r.stock_quantity), 0);
-      console.log(`  stock: ${stockBefore} units before, ${after} after (${stockBefore - after} reserved by the orders)`);
+      say(`  stock: ${stockBefore} units before, ${after} after (${stockBefore - after} reserved by the orders)`);
     }
     if (name === "orders") {
       const processing = rows.filter((r) => r.status === "PROCESSING").length;
-      console.log(`  ${processing} orders PROCESSING (all their stock reserved), ${rows.length - processing} kept their status`);
+      say(`  ${processing} orders PROCESSING (all their stock reserved), ${rows.length - processing} kept their status`);
     }
   }
-  console.log(`\nThe tables are Delta tables under ${settings.tablesRoot}: read them with Spark, DuckDB or delta-rs.`);
+  say(`\nThe tables are Delta tables under ${settings.tablesRoot}: read them with Spark, DuckDB or delta-rs.`);
 }
 
 /** The clickstream example: events and a few broken records on the stream, the subscriber, a summary. */
 async function clickstreamDemo(settings: Settings, count: number): Promise<number> {
   const enc = new TextEncoder();
   const embedded = settings.tablesFile === clickstreamExampleFile();
-  console.log(`Tables declared in ${embedded ? "deploy/examples/clickstream.toml (the copy built in)" : settings.tablesFile}.`);
+  say(`Tables declared in ${embedded ? "deploy/examples/clickstream.toml (the copy built in)" : settings.tablesFile}.`);
   // From 23:30 on 2025-03-01: a run of more than 1,800 events crosses midnight, making two view_date partitions.
   const events = generateClickstream(count, 7);
   const entries = events.map((e) => ({ data: enc.encode(JSON.stringify(e)), partitionKey: String((e.session as { id: string }).id) }));
@@ -181,7 +168,7 @@ async function clickstreamDemo(settings: Settings, count: number): Promise<numbe
   broken.forEach((b, i) => entries.splice(Math.floor(((i + 1) * entries.length) / (broken.length + 1)), 0, { data: enc.encode(b), partitionKey: `broken-${i}` }));
   const put = await putEntries(settings, entries);
   const checkouts = events.filter((e) => e.cart !== undefined).length;
-  console.log(`Put ${put} records (${count} page views, ${checkouts} of them checkouts with a cart, and ${broken.length} broken ones) on the stream.\n`);
+  say(`Put ${put} records (${count} page views, ${checkouts} of them checkouts with a cart, and ${broken.length} broken ones) on the stream.\n`);
 
   const { sink } = await catchUp(settings);
   const { locations } = await chooseDomain(settings);
@@ -190,14 +177,14 @@ async function clickstreamDemo(settings: Settings, count: number): Promise<numbe
     const rows = await table.readRows();
     const parts = table.snapshot.partitionColumns;
     const folders = parts.length > 0 ? `, ${new Set([...table.snapshot.files.values()].map((f) => JSON.stringify(f.partitionValues))).size} partition(s) by ${parts.join(", ")}` : "";
-    console.log(`${name}: ${rows.length} rows, version ${table.version}${folders} (${locations[name]})`);
+    say(`${name}: ${rows.length} rows, version ${table.version}${folders} (${locations[name]})`);
     if (name === "quarantine") {
-      for (const r of rows) console.log(`  ${String(r.reason).slice(0, 200)}`);
+      for (const r of rows) say(`  ${String(r.reason).slice(0, 200)}`);
     } else {
-      for (const r of rows.slice(0, 2)) console.log(`  ${show(r)}`);
+      for (const r of rows.slice(0, 2)) say(`  ${show(r)}`);
     }
   }
-  console.log(`\nThe tables are Delta tables under ${settings.tablesRoot}: read them with Spark, DuckDB or delta-rs.`);
+  say(`\nThe tables are Delta tables under ${settings.tablesRoot}: read them with Spark, DuckDB or delta-rs.`);
   return 0;
 }
 

@@ -13,9 +13,15 @@ import type { Metrics } from "../telemetry/metrics.ts";
 import { logger } from "../telemetry/logging.ts";
 import { sinkTelemetry, supervisorTelemetry } from "../telemetry/run_telemetry.ts";
 import { chooseDomain } from "./domains.ts";
+import { type Dependency, dependencyOf, isUnavailable, OutageError } from "../core/retry/failure_kind.ts";
+import { POLICIES } from "../core/retry/policies.ts";
+import { retry, RetryExhaustedError } from "../core/retry/retry.ts";
+import { outageLog } from "../telemetry/run_health.ts";
 
 export interface RunDeps {
   metrics: Metrics;
+  /** Random numbers for retry jitter (tests). @default Math.random */
+  random?: () => number;
   /** Replaces the Kinesis source (tests, benchmarks). */
   source?: RecordSource;
   fault?: FaultHook;
@@ -35,19 +41,39 @@ export async function prepareRun(settings: Settings, deps: RunDeps): Promise<Pre
   const s3 = s3Config(settings);
   const source = deps.source ?? new KinesisSource(settings.stream!, KinesisSource.client(kinesisConfig(settings)), settings.region ?? "");
   const { domain, locations } = await chooseDomain(settings);
-  const sink = await DeltaSink.open(
-    domain,
-    Object.fromEntries(Object.entries(locations).map(([name, url]) => [name, openStore(url, s3)])),
+  const outages = mergeEvents(outageLog(logger("subscriber"), systemClock, settings.outageBudget, dependencyNames(settings, source.streamName)), deps.events ?? {});
+  // Opening the tables reads (and may create) them: an unavailable store is waited out here
+  // as everywhere else, within the outage budget.
+  let failingSince: number | undefined;
+  const sink = await retry(
+    () =>
+      DeltaSink.open(
+        domain,
+        Object.fromEntries(Object.entries(locations).map(([name, url]) => [name, openStore(url, s3)])),
+        {
+          stream: source.streamName,
+          clock: systemClock,
+          writer: { codec: settings.compression },
+          ...(deps.fault ? { fault: deps.fault } : {}),
+          events: sinkTelemetry(deps.metrics, logger("sink"), Object.keys(locations)),
+        },
+      ),
+    { ...POLICIES.outage, budgetMs: settings.outageBudget },
     {
-      stream: source.streamName,
       clock: systemClock,
-      writer: { codec: settings.compression },
-      ...(deps.fault ? { fault: deps.fault } : {}),
-      events: sinkTelemetry(deps.metrics, logger("sink")),
+      retriable: isUnavailable,
+      ...(deps.random ? { random: deps.random } : {}),
+      onRetry: (e) => {
+        failingSince ??= systemClock.monoMs() - e.failingForMs;
+        outages.unavailable?.({ site: "start", dependency: dependencyOf(e.error), error: e.error, attempt: e.attempt, failingForMs: e.failingForMs, delayMs: e.delayMs });
+      },
     },
-  );
+  ).catch((err) => {
+    throw err instanceof RetryExhaustedError ? new OutageError(dependencyOf(err.cause), err.failingForMs, err.cause) : err;
+  });
+  if (failingSince !== undefined) outages.recovered?.("start", systemClock.monoMs() - failingSince);
   const states = new ShardStateStore(openStore(settings.checkpointsRoot, s3), joinUri(settings.appName, source.streamName, "shards") + "/");
-  const events = mergeEvents(supervisorTelemetry(deps.metrics, logger("subscriber"), { appName: settings.appName }), deps.events ?? {});
+  const events = mergeEvents(supervisorTelemetry(deps.metrics, logger("subscriber"), { appName: settings.appName }), outages);
   const supervisor = new Supervisor(source, states, systemClock, sink, {
     appName: settings.appName,
     initialPosition: settings.initialPosition,
@@ -56,13 +82,21 @@ export async function prepareRun(settings: Settings, deps: RunDeps): Promise<Pre
       workerId: settings.workerId ?? `${os.hostname()}-${process.pid}-${crypto.randomUUID().slice(0, 8)}`,
       leaseDurationMs: settings.leaseDuration,
     },
+    outageBudgetMs: settings.outageBudget,
+    ...(deps.random ? { random: deps.random } : {}),
     ...(deps.fault ? { fault: deps.fault } : {}),
   }, events);
   return { supervisor, sink: sink as DeltaSink<unknown, unknown>, source };
 }
 
+/** How logs and `/readyz` name the store and the stream. */
+export function dependencyNames(settings: Settings, stream: string): Record<Dependency, string> {
+  const store = /^s3a?:\/\//.test(settings.tablesRoot) ? `S3 (${settings.tablesRoot})` : `the tables' folder (${settings.tablesRoot})`;
+  return { store, source: `Kinesis (stream '${stream}')` };
+}
+
 /** Calls every hook of `a`, then of `b`. */
-function mergeEvents(a: SupervisorEvents, b: SupervisorEvents): SupervisorEvents {
+export function mergeEvents(a: SupervisorEvents, b: SupervisorEvents): SupervisorEvents {
   const out: Record<string, (...args: unknown[]) => void> = {};
   for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
     const fa = (a as Record<string, ((...args: unknown[]) => void) | undefined>)[k];

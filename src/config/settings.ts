@@ -2,6 +2,8 @@ import * as v from "valibot";
 import type { Codec } from "../core/parquet/parquet.ts";
 import type { IteratorPosition } from "../ports/record_source.ts";
 import { iniGet } from "./ini.ts";
+import * as os from "node:os";
+import { type CredentialSources, credentialSources } from "../adapters/aws_credentials.ts";
 
 /** A configuration value that is missing or wrong; the message names the key and what was expected. */
 export class ConfigError extends Error {
@@ -58,15 +60,35 @@ const port = v.pipe(
   v.check((n) => n >= 0 && n <= 65535, msg("a TCP port number (0-65535)")),
 );
 const url = v.pipe(v.string(), v.url(msg("a URL like 'http://localhost:4566'")));
+/**
+ * A folder path, or an `s3://`, `s3a://` or `file://` URI (`memory://` in tests). A value
+ * that starts like a URI but is not one (`s3:/bucket`, `s3:bucket`, `s3://`, `ftp://…`) is
+ * refused rather than taken for a local folder named `s3:`. The scheme is lower-cased.
+ */
 const storageUri = v.pipe(
   v.string(),
   v.trim(),
   v.nonEmpty(msg("a folder path or an s3:// / s3a:// / file:// URI")),
-  v.check((s) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^(s3a?|file|memory):\/\//i.test(s), msg("a folder path or an s3:// / s3a:// / file:// URI")),
-  v.check((s) => !/^s3a?:\/\/(\/|$)/i.test(s), msg("an S3 URI with a bucket name, like 's3://my-bucket'")),
+  v.check(
+    (s) => !/^s3a?:(?!\/\/)/i.test(s),
+    (issue) => `an S3 URI with two slashes after the scheme, like '${String(issue.input).replace(/^(s3a?):\/?/i, "$1://")}'`,
+  ),
+  v.check((s) => !/^s3a?:\/\/(\/|$)/i.test(s), msg("an S3 URI with a bucket name, like 's3://my-bucket' or 's3://my-bucket/prefix'")),
+  v.check(
+    (s) => !/^s3a?:\/\//i.test(s) || /^s3a?:\/\/[A-Za-z0-9._-]+(\/|$)/i.test(s),
+    msg("an S3 URI whose bucket name has letters, digits, '.', '-' and '_' only, like 's3://my-bucket/prefix'"),
+  ),
+  v.check(
+    (s) => !/^[a-z][a-z0-9+.-]+:/i.test(s) || /^(s3a?|file|memory):\/\//i.test(s),
+    msg("a folder path or an s3:// / s3a:// / file:// URI (a folder whose name has ':' can be written './name')"),
+  ),
+  v.transform((s) => s.replace(/^[a-z0-9+.-]+:\/\//i, (scheme) => scheme.toLowerCase())),
 );
+/** TRIM_HORIZON, LATEST or AT_TIMESTAMP:<time>, in any case, with '_' or '-' (`latest`, `trim-horizon`, `at_timestamp:…`). */
 const position = v.pipe(
   v.string(),
+  v.trim(),
+  v.transform((s) => s.replace(/^[a-z_-]+(?=:|$)/i, (word) => word.toUpperCase().replace(/-/g, "_"))),
   v.regex(/^(TRIM_HORIZON|LATEST|AT_TIMESTAMP:.+)$/, msg("TRIM_HORIZON, LATEST or AT_TIMESTAMP:<ISO-8601 time>")),
   v.transform((s): IteratorPosition => {
     if (s === "TRIM_HORIZON" || s === "LATEST") return { type: s };
@@ -74,7 +96,11 @@ const position = v.pipe(
   }),
   v.check((p) => p.type !== "AT_TIMESTAMP" || !Number.isNaN(p.timestamp.getTime()), msg("AT_TIMESTAMP followed by a valid ISO-8601 time")),
 );
-const oneOf = <T extends string>(...values: T[]) => v.picklist(values, msg(values.map((x) => `'${x}'`).join(", ").replace(/, ([^,]+)$/, " or $1")));
+/** One of `values`, in any case (`JSON`, `Zstd`). */
+const oneOf = <T extends string>(...values: T[]) =>
+  v.pipe(v.string(), v.trim(), v.transform((s) => s.toLowerCase()), v.picklist(values, msg(values.map((x) => `'${x}'`).join(", ").replace(/, ([^,]+)$/, " or $1"))));
+/** A log level in any case; `warn` is `warning` (Python's and the original job's README write `WARNING`, many tools `WARN`). */
+const logLevel = v.pipe(v.string(), v.trim(), v.transform((s) => (s.toLowerCase() === "warn" ? "warning" : s)), oneOf("debug", "info", "warning", "error"));
 
 /** Every configuration key. The README's reference is this table. */
 export const KEYS = {
@@ -98,17 +124,25 @@ export const KEYS = {
   quarantineTable: { flag: "quarantine-table", env: ["QUARANTINE_TABLE"], ini: ["table_names", "QUARANTINE_TABLE"], default: "quarantine", doc: "quarantine table name", schema: text },
   appName: { flag: "app-name", env: ["APP_NAME"], default: "data-subscriber", doc: "application name in txn ids and checkpoint paths", schema: text },
   workerId: { flag: "worker-id", env: ["WORKER_ID"], doc: "this worker's name in leases (default: host-pid-random)", schema: text },
-  initialPosition: { flag: "initial-position", env: ["INITIAL_POSITION"], default: "TRIM_HORIZON", doc: "where a shard without checkpoint starts: TRIM_HORIZON, LATEST, AT_TIMESTAMP:<time>", schema: position },
+  initialPosition: { flag: "initial-position", env: ["INITIAL_POSITION"], default: "TRIM_HORIZON", doc: "where a shard without checkpoint starts: TRIM_HORIZON, LATEST, AT_TIMESTAMP:<time> (any case)", schema: position },
   maxBatchRecords: { flag: "max-batch-records", env: ["MAX_BATCH_RECORDS"], default: "10000", doc: "flush a batch at this many records", schema: positiveInt },
   maxBatchBytes: { flag: "max-batch-bytes", env: ["MAX_BATCH_BYTES"], default: "64MiB", doc: "flush a batch at this many bytes", schema: size },
   maxBatchAge: { flag: "max-batch-age", env: ["MAX_BATCH_AGE"], default: "10s", doc: "flush a batch when its oldest record waited this long", schema: duration },
   leaseDuration: { flag: "lease-duration", env: ["LEASE_DURATION"], default: "10s", doc: "a shard whose owner stops renewing for this long is taken over", schema: duration },
   shutdownTimeout: { flag: "shutdown-timeout", env: ["SHUTDOWN_TIMEOUT"], default: "30s", doc: "on SIGTERM/SIGINT: time to flush, commit and release before exiting", schema: duration },
+  outageBudget: {
+    flag: "outage-budget",
+    env: ["OUTAGE_BUDGET"],
+    default: "15m",
+    doc: "how long S3 or Kinesis may stay unreachable (refused, timing out, 5xx, throttled) before the process exits with code 4; retried with backoff meanwhile",
+    schema: duration,
+  },
+  readyMaxLag: { flag: "ready-max-lag", env: ["READY_MAX_LAG"], default: "5m", doc: "/readyz reports degraded while a shard is further behind the stream's tip than this", schema: duration },
   compression: { flag: "compression", env: ["PARQUET_COMPRESSION"], default: "zstd", doc: "Parquet compression: zstd, snappy or none", schema: oneOf("zstd", "snappy", "none") },
-  logLevel: { flag: "log-level", env: ["LOG_LEVEL"], default: "info", doc: "debug, info, warning or error", schema: oneOf("debug", "info", "warning", "error") },
+  logLevel: { flag: "log-level", env: ["LOG_LEVEL"], default: "info", doc: "debug, info, warning (or warn) or error, in any case", schema: logLevel },
   logFormat: { flag: "log-format", env: ["LOG_FORMAT"], default: "text", doc: "console log format: text or json", schema: oneOf("text", "json") },
   logFile: { flag: "log-file", env: ["LOG_FILE"], default: "app.log", doc: "log file (empty for none), rotated at 10 MiB, 5 kept", schema: v.string(), allowEmpty: true },
-  metricsPort: { flag: "metrics-port", env: ["METRICS_PORT"], doc: "serve /metrics and /healthz on this port (0: any free port)", schema: port },
+  metricsPort: { flag: "metrics-port", env: ["METRICS_PORT"], doc: "serve /metrics, /healthz and /readyz on this port (0: any free port)", schema: port },
 } as const satisfies Record<string, KeySpec>;
 
 export type Key = keyof typeof KEYS;
@@ -142,11 +176,15 @@ export interface Settings {
   maxBatchAge: number;
   leaseDuration: number;
   shutdownTimeout: number;
+  outageBudget: number;
+  readyMaxLag: number;
   compression: Codec;
   logLevel: Out<"logLevel">;
   logFormat: Out<"logFormat">;
   logFile: string;
   metricsPort?: number;
+  /** What the AWS SDK's credential chain reads (from the environment), for the message when it finds nothing. */
+  credentialSources?: CredentialSources;
 }
 
 export interface Sources {
@@ -163,19 +201,7 @@ export interface Sources {
 export function resolveSettings(src: Sources): Settings {
   const out: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(KEYS) as [Key, KeySpec][]) {
-    let raw: string | undefined;
-    let from = "";
-    if (src.flags[name] !== undefined) [raw, from] = [src.flags[name], `--${spec.flag}`];
-    else {
-      // An empty variable counts as unset, except for keys where empty means "none".
-      const env = spec.env?.find((e) => src.env[e] !== undefined && (src.env[e] !== "" || "allowEmpty" in spec));
-      if (env) [raw, from] = [src.env[env], env];
-      else if (spec.ini && src.ini) {
-        const value = iniGet(src.ini, spec.ini[0], spec.ini[1]);
-        if (value !== undefined) [raw, from] = [value, `[${spec.ini[0]}] ${spec.ini[1]} in the config file`];
-      }
-    }
-    if (raw === undefined && spec.default !== undefined) [raw, from] = [spec.default, "the default"];
+    const { raw, from } = lookUp(name, src);
     if (raw === undefined) continue;
     const res = v.safeParse(spec.schema, raw);
     if (!res.success) {
@@ -185,8 +211,28 @@ export function resolveSettings(src: Sources): Settings {
     out[name] = res.output;
   }
   const s = out as unknown as Settings;
+  s.credentialSources = credentialSources(src.env, os.homedir());
   s.checkpointsRoot ??= s.tablesFile ? joinUri(s.tablesRoot, "_checkpoints") : joinUri(s.tablesRoot, s.ordersFolder, "delta", s.checkpointsFolder);
   return s;
+}
+
+/**
+ * Where key `name` takes its value from, highest first: its flag, its environment variables,
+ * the config file, its default. `from` says which, for messages (`--log-file`, `LOG_FILE`,
+ * `[paths] BUCKET_NAME in the config file`, `the default`); `raw` is undefined when none has it.
+ */
+export function lookUp(name: Key, src: Sources): { raw: string | undefined; from: string } {
+  const spec: KeySpec = KEYS[name];
+  if (src.flags[name] !== undefined) return { raw: src.flags[name], from: `--${spec.flag}` };
+  // An empty variable counts as unset, except for keys where empty means "none".
+  const env = spec.env?.find((e) => src.env[e] !== undefined && (src.env[e] !== "" || "allowEmpty" in spec));
+  if (env) return { raw: src.env[env], from: env };
+  if (spec.ini && src.ini) {
+    const value = iniGet(src.ini, spec.ini[0], spec.ini[1]);
+    if (value !== undefined) return { raw: value, from: `[${spec.ini[0]}] ${spec.ini[1]} in the config file` };
+  }
+  if (spec.default !== undefined) return { raw: spec.default, from: "the default" };
+  return { raw: undefined, from: "" };
 }
 
 /** Values that look like credentials are never echoed back. */

@@ -25,8 +25,8 @@ const OUTSIDE_SHARD =
 
 /** What the sink reports; telemetry logs and counts it. */
 export interface SinkEvents {
-  /** A table's part of a batch was committed. */
-  tableCommitted?(table: string, rows: number, ms: number): void;
+  /** A table's part of a batch was committed, as `version` of the table. */
+  tableCommitted?(table: string, rows: number, ms: number, version: number | undefined): void;
   /** A table already held some shards of a batch (a replay, or another worker's): they were left out. */
   tableSkipped?(table: string, shards: string[]): void;
   /** A commit met a conflicting concurrent commit and is computed again. */
@@ -233,8 +233,8 @@ export class DeltaSink<V, D> implements BatchSink {
       // And in memory, for a commit whose response is lost.
       for (const t of prepared.txns) this.#remember(`${t.appId}@${t.version}`, decisions.get(shards.find((s) => s.appId === t.appId)!.shardId)!);
       const started = this.#opts.clock.monoMs();
-      await prepared.table.commitFiles(prepared.adds, prepared.removes, { txns: prepared.txns, ...prepared.info! });
-      this.#opts.events?.tableCommitted?.(prepared.name, prepared.rows, this.#opts.clock.monoMs() - started);
+      const committed = await prepared.table.commitFiles(prepared.adds, prepared.removes, { txns: prepared.txns, ...prepared.info! });
+      this.#opts.events?.tableCommitted?.(prepared.name, prepared.rows, this.#opts.clock.monoMs() - started, committed.version);
       await fault?.("after-prepare");
     }
     // 4. The appends, one table at a time.
@@ -284,8 +284,8 @@ export class DeltaSink<V, D> implements BatchSink {
       if (!p) return;
       const started = this.#opts.clock.monoMs();
       try {
-        await p.table.commitFiles(p.adds, [], { txns: p.txns, operation: "WRITE", operationParameters: { mode: "Append", partitionBy: JSON.stringify(p.table.snapshot.partitionColumns) } });
-        this.#opts.events?.tableCommitted?.(p.name, p.rows, this.#opts.clock.monoMs() - started);
+        const committed = await p.table.commitFiles(p.adds, [], { txns: p.txns, operation: "WRITE", operationParameters: { mode: "Append", partitionBy: JSON.stringify(p.table.snapshot.partitionColumns) } });
+        this.#opts.events?.tableCommitted?.(p.name, p.rows, this.#opts.clock.monoMs() - started, committed.version);
       } catch (err) {
         if (!(err instanceof ConcurrentTransactionError)) throw err;
         p = await this.#build(p.source as DomainTable<V, D>, shards, decisions, batchTime);

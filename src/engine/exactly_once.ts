@@ -3,7 +3,8 @@ import { comparePositions } from "../core/kinesis/position.ts";
 import type { UserRecord } from "../core/kinesis/records.ts";
 import { LeaseLostError } from "../core/lease/lease_manager.ts";
 import { POLICIES } from "../core/retry/policies.ts";
-import { retry, type RetryPolicy } from "../core/retry/retry.ts";
+import { retry, RetryExhaustedError, type RetryPolicy } from "../core/retry/retry.ts";
+import { type Dependency, dependencyOf, isUnavailable, OutageError } from "../core/retry/failure_kind.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { BatchSink, CommitBatch } from "./batch_sink.ts";
 import type { FaultHook } from "./fault_point.ts";
@@ -40,10 +41,37 @@ export class StateRefusedError extends Error {
   override name = "StateRefusedError";
 }
 
+/** Where an outage was met: what the engine was doing when the store or the source failed. */
+export type OutageSite = "start" | "commit" | "shard-state" | "lease-round" | "read";
+
+/** A call that failed because the store or the source is unavailable, and will be tried again. */
+export interface UnavailableEvent {
+  site: OutageSite;
+  dependency: Dependency | undefined;
+  error: unknown;
+  /** The attempt that failed, from 1. */
+  attempt: number;
+  /** Since the first failure of this call (or round), ms. */
+  failingForMs: number;
+  /** The pause before the next attempt, ms. */
+  delayMs: number;
+}
+
 /** What the protocol reports; telemetry logs and counts it. */
 export interface ExactlyOnceEvents {
   batchCommitted?(info: { records: number; bytes: number; shards: number; ms: number; trigger: Batch["trigger"] | "replay" }): void;
+  /** A commit failed for a reason other than an outage and is tried again (up to the policy's attempts). */
   commitRetry?(err: unknown, attempt: number, delayMs: number): void;
+  /** The store or the source failed; the call is tried again within the outage budget. */
+  unavailable?(event: UnavailableEvent): void;
+  /** A call that had met an outage succeeded again, after `failingForMs`. */
+  recovered?(site: OutageSite, failingForMs: number): void;
+  /**
+   * A shard left a batch because its state refused the change (another intent is pending,
+   * the batch counter moved): its records are read again from its state's position by its
+   * next owner (this worker or another), after the pending intent is replayed.
+   */
+  shardLeftBatch?(shardId: string, reason: string): void;
   /** A shard was read to its end and all of it committed. */
   shardFinished?(shardId: string): void;
 }
@@ -55,8 +83,13 @@ export interface ExactlyOnceOptions {
   events?: ExactlyOnceEvents;
   /** Random numbers for retry jitter. @default Math.random */
   random?: () => number;
-  /** How a batch that fails to commit is tried again. @default POLICIES.batchCommit */
+  /** How a batch that fails to commit for a reason other than an outage is tried again. @default POLICIES.batchCommit */
   commitPolicy?: RetryPolicy;
+  /**
+   * How long a commit or a shard state write waits out an unavailable store before it
+   * fails with an {@link OutageError}. @default Infinity
+   */
+  outageBudgetMs?: number;
 }
 
 /**
@@ -168,6 +201,8 @@ export class ExactlyOnce {
         epoch,
       };
       const written = slice.records.length === 0 || await this.#fenced(slice.shardId, (s) => {
+        // Our own intent, written by an attempt whose answer was lost: it stands.
+        if (s.intent && sameIntent(s.intent, intent)) return s;
         if (s.intent) throw new StateRefusedError(`Shard ${s.shardId} has an intent (batch ${s.intent.batch}) not yet committed; it is never overwritten by another`);
         if (s.batch !== state.batch) throw new StateRefusedError(`Shard ${s.shardId} is at batch ${s.batch}, not ${state.batch} as this batch was formed on`);
         return { ...s, intent };
@@ -211,20 +246,50 @@ export class ExactlyOnce {
    */
   async #fenced(shardId: string, change: (s: ShardState) => ShardState, epoch: number): Promise<boolean> {
     try {
-      await this.#states.update(shardId, change, epoch);
+      // Every change is one the same worker can make twice (an attempt whose answer was
+      // lost is seen again on the next read), so an unavailable store is simply waited out.
+      await this.#outageRetry("shard-state", () => this.#states.update(shardId, change, epoch));
       return true;
     } catch (err) {
+      if (err instanceof StateRefusedError) this.#opts.events?.shardLeftBatch?.(shardId, err.message);
       if (err instanceof LeaseLostError || err instanceof StateRefusedError) return false;
       throw err;
     }
   }
 
+  /**
+   * Commits to the tables: an unavailable store is waited out within the outage budget;
+   * other failures are tried again as the commit policy says. A retry writes nothing twice:
+   * the tables that hold the batch's txns skip it.
+   */
   #commitWithRetry(batch: CommitBatch): Promise<void> {
-    return retry(() => this.#sink.commit(batch), this.#opts.commitPolicy ?? POLICIES.batchCommit, {
+    return retry(() => this.#outageRetry("commit", () => this.#sink.commit(batch)), this.#opts.commitPolicy ?? POLICIES.batchCommit, {
       clock: this.#clock,
+      retriable: (err) => !(err instanceof OutageError) && !isUnavailable(err),
       ...(this.#opts.random ? { random: this.#opts.random } : {}),
       onRetry: (e) => this.#opts.events?.commitRetry?.(e.error, e.attempt, e.delayMs),
     });
+  }
+
+  /** Calls `fn` until the store stops being unavailable, within the outage budget. @throws {OutageError} past it. */
+  async #outageRetry<T>(site: OutageSite, fn: () => Promise<T>): Promise<T> {
+    let failingSince: number | undefined;
+    try {
+      const out = await retry(fn, { ...POLICIES.outage, budgetMs: this.#opts.outageBudgetMs ?? Infinity }, {
+        clock: this.#clock,
+        retriable: isUnavailable,
+        ...(this.#opts.random ? { random: this.#opts.random } : {}),
+        onRetry: (e) => {
+          failingSince ??= this.#clock.monoMs() - e.failingForMs;
+          this.#opts.events?.unavailable?.({ site, dependency: dependencyOf(e.error), error: e.error, attempt: e.attempt, failingForMs: e.failingForMs, delayMs: e.delayMs });
+        },
+      });
+      if (failingSince !== undefined) this.#opts.events?.recovered?.(site, this.#clock.monoMs() - failingSince);
+      return out;
+    } catch (err) {
+      if (err instanceof RetryExhaustedError) throw new OutageError(dependencyOf(err.cause), err.failingForMs, err.cause);
+      throw err;
+    }
   }
 
   /**
@@ -245,4 +310,10 @@ export class ExactlyOnce {
     // Not advanced: the new owner replays the intent; the tables' txns make that a no-op.
     if (advanced && intent.ends) this.#opts.events?.shardFinished?.(shardId);
   }
+}
+
+/** Whether two intents are the same one (the same batch of the same records, formed at the same time). */
+function sameIntent(a: Intent, b: Intent): boolean {
+  const pos = (p: Intent["first"]) => (p ? `${p.sequenceNumber}/${p.subSequenceNumber}` : "");
+  return a.batch === b.batch && a.records === b.records && a.at === b.at && a.ends === b.ends && pos(a.first) === pos(b.first) && pos(a.last) === pos(b.last);
 }

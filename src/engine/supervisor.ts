@@ -7,6 +7,7 @@ import type { UserRecord } from "../core/kinesis/records.ts";
 import { DuplicateWorkerError, LeaseLostError, LeaseManager, type LeaseOptions } from "../core/lease/lease_manager.ts";
 import { ShardReader, type ShardReaderOptions } from "../core/source/shard_reader.ts";
 import type { RetryPolicy } from "../core/retry/retry.ts";
+import { dependencyOf, failureKind, OutageError } from "../core/retry/failure_kind.ts";
 import type { BatchSink } from "./batch_sink.ts";
 import { ExactlyOnce, type ExactlyOnceEvents } from "./exactly_once.ts";
 import type { FaultHook } from "./fault_point.ts";
@@ -17,8 +18,14 @@ export interface SupervisorEvents extends ExactlyOnceEvents {
   leaseAcquired?(shardId: string, state: ShardState): void;
   leaseLost?(shardId: string): void;
   lag?(shardId: string, millisBehindLatest: number): void;
+  /** A GetRecords response of a shard reached the batcher (records after de-aggregation). */
+  recordsRead?(shardId: string, read: { records: number; bytes: number; millisBehindLatest: number }): void;
   readRetry?(shardId: string, err: SourceError): void;
   leaseRoundFailed?(err: unknown): void;
+  /** A lease round ended (renewals, takes and the shard list done, or failed): the run loop is alive. */
+  leaseRound?(ok: boolean): void;
+  /** The batch loop took a batch to commit. */
+  commitStarted?(): void;
   /** This worker stopped a shard: the stream no longer has what it must be read from. */
   shardStopped?(event: ShardStoppedEvent): void;
   /** After each lease round: every shard found stopped, whoever stopped it. */
@@ -46,8 +53,14 @@ export interface SupervisorOptions {
   fault?: FaultHook;
   /** Random numbers for retry jitter. @default Math.random */
   random?: () => number;
-  /** How a batch that fails to commit is tried again. @default POLICIES.batchCommit */
+  /** How a batch that fails to commit for a reason other than an outage is tried again. @default POLICIES.batchCommit */
   commitPolicy?: RetryPolicy;
+  /**
+   * How long the store or the source may stay unavailable (lease rounds, reads, commits
+   * failing with network errors, timeouts, 5xx, throttling) before the run fails with an
+   * {@link OutageError}. Access errors end the run at once. @default Infinity
+   */
+  outageBudgetMs?: number;
 }
 
 export interface RunOptions {
@@ -103,12 +116,23 @@ export class Supervisor {
       ...(options.fault ? { fault: options.fault } : {}),
       ...(options.random ? { random: options.random } : {}),
       ...(options.commitPolicy ? { commitPolicy: options.commitPolicy } : {}),
+      ...(options.outageBudgetMs !== undefined ? { outageBudgetMs: options.outageBudgetMs } : {}),
       events: {
         ...events,
         shardFinished: (shardId) => {
           this.#leases.forget(shardId);
           this.#leases.requestShardSync();
           events.shardFinished?.(shardId);
+        },
+        shardLeftBatch: (shardId, reason) => {
+          events.shardLeftBatch?.(shardId, reason);
+          // Its state holds work this reader does not know of (an intent to replay): read
+          // on and every batch would leave it again. Give the shard up; whoever takes it
+          // next (this worker included) replays the intent first, then reads on.
+          if (!this.#leases.holds(shardId)) return;
+          this.#tasks.get(shardId)?.abort.abort();
+          this.#batcher.drop(shardId);
+          void this.#leases.release(shardId).catch(() => {});
         },
       },
     });
@@ -146,6 +170,9 @@ export class Supervisor {
     const batches = this.#batchLoop(stop.signal);
     try {
       let idleRounds = 0;
+      /** When the lease rounds started failing (monotonic ms), while they do. */
+      let failingSince: number | undefined;
+      let failures = 0;
       while (!stop.signal.aborted) {
         this.#acquired = 0;
         try {
@@ -153,12 +180,31 @@ export class Supervisor {
           this.#events.stoppedShards?.([...this.#leases.stoppedShards().keys()]);
         } catch (err) {
           // A stream that is gone or access refused ends the run; S3 or network trouble
-          // is retried next round (held leases may expire meanwhile: CAS fences us then).
-          if (err instanceof FatalSourceError || err instanceof DuplicateWorkerError) throw err;
+          // is retried next round (held leases may expire meanwhile: CAS fences us then),
+          // within the outage budget.
+          if (err instanceof FatalSourceError || err instanceof DuplicateWorkerError || failureKind(err) === "access") throw err;
+          const now = this.#clock.monoMs();
+          failingSince ??= now;
+          failures++;
+          if (now - failingSince > (this.#opts.outageBudgetMs ?? Infinity)) throw new OutageError(dependencyOf(err), now - failingSince, err);
           this.#events.leaseRoundFailed?.(err);
+          this.#events.leaseRound?.(false);
+          if (dependencyOf(err)) {
+            this.#events.unavailable?.({
+              site: "lease-round",
+              dependency: dependencyOf(err),
+              error: err,
+              attempt: failures,
+              failingForMs: now - failingSince,
+              delayMs: this.#leases.renewIntervalMs,
+            });
+          }
           await this.#clock.sleep(this.#leases.renewIntervalMs, stop.signal).catch(() => {});
           continue;
         }
+        if (failingSince !== undefined) this.#events.recovered?.("lease-round", this.#clock.monoMs() - failingSince);
+        [failingSince, failures] = [undefined, 0];
+        this.#events.leaseRound?.(true);
         if (this.#once) {
           if (this.#tasks.size === 0 && this.#acquired === 0 && !this.#leases.undecided()) {
             // Every reader reached its tip: commit what is left, which may finish shards
@@ -224,6 +270,7 @@ export class Supervisor {
         const batch = await this.#batcher.next(signal);
         if (!batch) break;
         try {
+          this.#events.commitStarted?.();
           await this.#protocol.commitBatch(batch);
         } catch (err) {
           this.#fail(err);
@@ -280,6 +327,7 @@ export class Supervisor {
       // Kinesis's 2 MiB/s per shard this costs nothing: 5 calls/s still read more than that.
       maxRecordsPerCall: Math.max(100, Math.min(10_000, Math.ceil((this.#opts.batch?.maxRecords ?? 10_000) / 4))),
       ...(this.#opts.random ? { random: this.#opts.random } : {}),
+      ...(this.#opts.outageBudgetMs !== undefined ? { outageBudgetMs: this.#opts.outageBudgetMs } : {}),
       ...this.#opts.reader,
       onRetry: (id, err) => this.#events.readRetry?.(id, err),
     });
@@ -304,6 +352,7 @@ export class Supervisor {
           // batch (the shard's buffer was dropped; a new owner reads them from its state).
           if (signal.aborted) return;
           this.#events.lag?.(shardId, chunk.millisBehindLatest);
+          this.#events.recordsRead?.(shardId, { records: chunk.records.length, bytes: chunk.bytes, millisBehindLatest: chunk.millisBehindLatest });
           delivered ||= chunk.records.length > 0;
           await this.#batcher.push({ ...chunk, epoch, weight: this.#weigh(chunk.records, chunk.bytes) });
         },

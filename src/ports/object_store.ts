@@ -76,3 +76,20 @@ export class NotFoundError extends Error {
     super(`No object at ${url}`, options);
   }
 }
+
+/**
+ * The store could not be reached or answered with a server error (connection refused or
+ * reset, a timeout, a 5xx, throttling, a body that broke off): worth another try after a
+ * pause. The message names the store and the key.
+ */
+export class StoreUnavailableError extends Error {
+  override name = "StoreUnavailableError";
+}
+
+/**
+ * Retrying will not help: access is denied, the bucket does not exist, the credentials are
+ * refused. The message names the bucket (or folder) and says what to check.
+ */
+export class StoreAccessError extends Error {
+  override name = "StoreAccessError";
+}

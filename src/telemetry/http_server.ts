@@ -1,26 +1,37 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Metrics } from "./metrics.ts";
+import type { HealthAnswer } from "./run_health.ts";
 
 export interface Health {
-  /** Whether the worker is healthy, with details for the response body. */
-  check(): { ok: boolean; details: Record<string, unknown> };
+  /** `/healthz`: is the process alive (making progress, or visibly waiting an outage out)? */
+  liveness(): HealthAnswer;
+  /** `/readyz`: is data flowing (not starting, no outage, lag within bounds)? */
+  readiness(): HealthAnswer;
 }
 
-/** Serves `/metrics` (Prometheus text) and `/healthz` (200 or 503, JSON) on loopback and all interfaces. */
+/**
+ * Serves `/metrics` (Prometheus text), `/healthz` (liveness) and `/readyz` (readiness) on
+ * every interface. Both health endpoints answer JSON with a `status` and, when not fine,
+ * the `reasons`: 200 when fine, 503 when not.
+ */
 export async function serveTelemetry(port: number, metrics: Metrics, health: Health): Promise<{ port: number; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
+    const json = (h: HealthAnswer) => {
+      res.writeHead(h.ok ? 200 : 503, { "content-type": "application/json" });
+      res.end(JSON.stringify(h.body) + "\n");
+    };
     if (path === "/metrics") {
       res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
       res.end(metrics.render());
     } else if (path === "/healthz") {
-      const h = health.check();
-      res.writeHead(h.ok ? 200 : 503, { "content-type": "application/json" });
-      res.end(JSON.stringify({ status: h.ok ? "ok" : "unhealthy", ...h.details }) + "\n");
+      json(health.liveness());
+    } else if (path === "/readyz") {
+      json(health.readiness());
     } else {
       res.writeHead(404, { "content-type": "text/plain" });
-      res.end("Not found: try /metrics or /healthz\n");
+      res.end("Not found: try /metrics, /healthz or /readyz\n");
     }
   });
   await new Promise<void>((resolve, reject) => {

@@ -45,7 +45,7 @@ const env = {
   ...process.env, STREAM_NAME: "startup", TABLES_ROOT: root, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "x", AWS_SECRET_ACCESS_KEY: "x",
   AWS_ENDPOINT_URL_KINESIS: px.url, LOG_LEVEL: "warning",
 };
-spawnSync(BIN, ["tables", "init-packages", "--log-file="], { env });
+spawnSync(BIN, ["tables", "init-packages", "--demo"], { env });
 const starts: number[] = [];
 let idleRss = 0;
 for (let i = 0; i < RUNS; i++) {

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { S3Store } from "../../src/adapters/s3/s3_store.ts";
+import { StoreUnavailableError } from "../../src/ports/object_store.ts";
 import { type FaultProxy, startFaultProxy } from "../helpers/fault_proxy.ts";
 import { type Moto, startMoto } from "../helpers/servers.ts";
 
@@ -40,9 +41,12 @@ describe("S3 store under faults", () => {
     assert.equal(proxy.counts.get("truncate s3:GET"), 3);
   });
 
-  test("a GetObject whose body keeps breaking off fails after three attempts", async () => {
+  test("a GetObject whose body keeps breaking off fails after three attempts, as an outage naming the key", async () => {
     for (let i = 0; i < 3; i++) proxy.forceNext("truncate", "GET");
-    await assert.rejects(store.get("k"), (err: Error & { code?: string }) => err.code === "ECONNRESET" || err.message === "aborted");
+    await assert.rejects(store.get("k"), (err: Error) => {
+      const cause = err.cause as Error & { code?: string };
+      return err instanceof StoreUnavailableError && /^Reading s3:\/\/.*\/k broke off/.test(err.message) && (cause.code === "ECONNRESET" || cause.message === "aborted");
+    });
     assert.equal(proxy.counts.get("truncate s3:GET"), 6);
   });
 

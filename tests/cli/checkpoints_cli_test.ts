@@ -111,7 +111,7 @@ describe("run --once with a stopped shard, against kinesis-local", () => {
       STREAM_NAME: "gappy", TABLES_ROOT: dir, LOG_FILE: "", LOG_LEVEL: "warning",
       AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing",
     };
-    assert.equal((await runCli(["tables", "init-packages", "--stock", "1000000"], env)).code, 0);
+    assert.equal((await runCli(["tables", "init-packages", "--demo", "--stock", "1000000"], env)).code, 0);
     // The first shard was stopped at a gap by an earlier run (released, as the finder does).
     const states = await statesIn(path.join(dir, "orders/delta/checkpoints"), "gappy");
     await writeState(states, SHARD, { stopped: STOPPED });

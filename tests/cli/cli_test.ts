@@ -109,8 +109,8 @@ describe("running against kinesis-local and moto", () => {
     const emptyHome = path.join(w.tmp, "empty-home");
     await fs.mkdir(emptyHome, { recursive: true });
     const none = await runCli(["run", "--once"], { ...noKeys, HOME: emptyHome, AWS_REGION: "us-east-1" });
-    assert.equal(none.code, 1, "no credentials anywhere: a failure, not a hang");
-    assert.match(none.stderr, /credential/i);
+    assert.equal(none.code, 5, `no credentials anywhere: exit 5 (access), not a hang: ${none.stderr}`);
+    assert.match(none.stderr, /No AWS credentials found\. Sources tried.*AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY: neither is set/);
     assert.doesNotMatch(none.stderr + none.stdout, /profilesecret/);
 
     await putAll(w, "creds", makeOrders(20, 99).map((o) => ({ data: enc.encode(JSON.stringify(o)), key: String(o.order_id) })));
@@ -146,8 +146,8 @@ describe("running against kinesis-local and moto", () => {
     const missing = await runCli(["run", "--once"], env);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /package_table does not exist at s3:\/\/.*: .*tables init-packages/);
-    assert.equal((await runCli(["tables", "init-packages", "--stock", "100"], env)).code, 0);
-    const again = await runCli(["tables", "init-packages"], env);
+    assert.equal((await runCli(["tables", "init-packages", "--demo", "--stock", "100"], env)).code, 0);
+    const again = await runCli(["tables", "init-packages", "--demo"], env);
     assert.equal(again.code, 1, "an existing package_table is not overwritten without --replace");
     assert.match(again.stderr, /--replace/);
     const run = await runCli(["run", "--once", "--log-format", "json", "--log-level", "info"], env);
@@ -158,9 +158,53 @@ describe("running against kinesis-local and moto", () => {
     const st = await runCli(["status"], env);
     assert.equal(st.code, 0, st.stderr);
     assert.match(st.stdout, /stream produced/);
-    assert.match(st.stdout, /shardId-000000000000 .* finished|shardId-000000000000 +- +\d+ +\d{12}\/0/);
+    assert.match(st.stdout, /shardId-000000000000 .* finished|shardId-000000000000 +- +\d+ +\d{40,}\/0/, "the full sequence number");
     assert.match(st.stdout, /orders +version +\d+ +files +\d+ +rows +40/);
     assert.match(st.stdout, /quarantine +version +\d+ +files +\d+ +rows +3/);
+  });
+
+  test("status --json is one JSON document: per shard its state, owner, lease expiry and full position; per table version, files and rows", async () => {
+    const { bucket, pkgFile, orders } = await stream("status-json", 60);
+    const env = cliEnv(w, { STREAM_NAME: "status-json", TABLES_ROOT: `s3://${bucket}`, LEASE_DURATION: "20s" });
+    assert.equal((await runCli(["tables", "init-packages", "--from", pkgFile], env)).code, 0);
+    const run = spawnCli(["run", "--max-batch-records", "20", "--max-batch-age", "1s", "--worker-id", "status-worker"], env);
+    type Report = {
+      stream: string;
+      shards: { shardId: string; state: string; owner: string | null; leaseExpiresAt: string | null; batch: number; position: { sequenceNumber: string; subSequenceNumber: number } | null; lagMs: number | null }[];
+      tables: { name: string; state: string; version: number | null; files: number | null; rows: number | null }[];
+    };
+    let report: Report | undefined;
+    try {
+      await waitFor("every order committed", async () => (await tableCount(w, bucket, "delta/bronze/orders")) >= orders.length, 60_000);
+      await waitFor("status --json to show both shards owned and committed", async () => {
+        const res = await runCli(["status", "--json"], env);
+        assert.equal(res.code, 0, res.stderr);
+        report = JSON.parse(res.stdout) as Report;
+        return report.shards.length === 2 && report.shards.every((s) => s.owner === "status-worker" && s.position !== null);
+      }, 30_000);
+    } finally {
+      signal(run.child);
+      assert.equal((await run.done).code, 0);
+    }
+    const r = report!;
+    assert.equal(r.stream, "status-json");
+    for (const s of r.shards) {
+      assert.equal(s.state, "owned");
+      assert.match(s.position!.sequenceNumber, /^\d{40,}$/, "the whole sequence number, not its last 12 digits");
+      assert.ok(s.leaseExpiresAt && Date.parse(s.leaseExpiresAt) > Date.now() - 60_000, `lease expiry: ${s.leaseExpiresAt}`);
+      assert.ok(s.batch >= 1);
+    }
+    const orders_ = r.tables.find((t) => t.name === "orders")!;
+    assert.deepEqual([orders_.state, orders_.rows], ["ok", orders.length]);
+    assert.ok(orders_.version! >= 1 && orders_.files! >= 1);
+    // The text form shows the same full positions, now the leases are released.
+    const text = await runCli(["status"], env);
+    assert.equal(text.code, 0, text.stderr);
+    const after = JSON.parse((await runCli(["status", "--json"], env)).stdout) as Report;
+    for (const s of after.shards) {
+      assert.deepEqual([s.state, s.owner, s.leaseExpiresAt], ["free", null, null], "released on SIGTERM");
+      assert.ok(text.stdout.includes(`${s.position!.sequenceNumber}/${s.position!.subSequenceNumber}`), `full position of ${s.shardId} in:\n${text.stdout}`);
+    }
   });
 
   test("/metrics counts what was written, /healthz answers, SIGTERM exits 0 within the deadline", async () => {
@@ -173,12 +217,12 @@ describe("running against kinesis-local and moto", () => {
     const metrics = async () => await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const value = (text: string, name: string) => Number(new RegExp(`^${name.replace(/[{}"]/g, "\\$&")} (\\d+)`, "m").exec(text)?.[1] ?? NaN);
     let text = "";
-    await waitFor("metrics to show every record", async () => value((text = await metrics()), "ds_records_read_total") === orders.length, 20_000);
-    assert.equal(value(text, 'ds_rows_written_total{table="orders"}'), orders.length);
-    assert.equal(value(text, 'ds_rows_written_total{table="events"}'), await tableCount(w, bucket, "delta/bronze/events"));
-    assert.equal(value(text, 'ds_rows_written_total{table="orders_items"}'), await tableCount(w, bucket, "delta/bronze/orders_items"));
-    assert.match(text, /# TYPE ds_batch_commit_seconds histogram/);
-    assert.match(text, /ds_shard_lag_milliseconds\{shard="shardId-000000000000"\} \d+/);
+    await waitFor("metrics to show every record", async () => value((text = await metrics()), "data_subscriber_records_committed_total") === orders.length, 20_000);
+    assert.equal(value(text, 'data_subscriber_rows_written_total{table="orders"}'), orders.length);
+    assert.equal(value(text, 'data_subscriber_rows_written_total{table="events"}'), await tableCount(w, bucket, "delta/bronze/events"));
+    assert.equal(value(text, 'data_subscriber_rows_written_total{table="orders_items"}'), await tableCount(w, bucket, "delta/bronze/orders_items"));
+    assert.match(text, /# TYPE data_subscriber_batch_commit_duration_seconds histogram/);
+    assert.match(text, /data_subscriber_shard_lag_seconds\{shard="shardId-000000000000"\} \d+/);
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     assert.equal(health.status, 200);
     assert.equal((await health.json()).status, "ok");

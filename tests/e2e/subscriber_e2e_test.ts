@@ -61,7 +61,7 @@ describe("data-subscriber end to end", () => {
     const started = Date.now();
     const run = await runCli(["run", "--once", "--max-batch-records", "1000"], env);
     assert.equal(run.code, 0, `run --once failed:\n${run.stdout}\n${run.stderr}`);
-    assert.match(run.stdout, /progress: 5050 records committed/);
+    assert.match(run.stdout, /Done in [\d.]+ s: 5050 records committed/);
     const finished = Date.now();
 
     const expected = expectedTables(orders, pkg.stock, pkg.rich);

@@ -118,7 +118,7 @@ test("a checkpoint the retention trimmed stops its shard with an ERROR naming th
   assert.match(line, new RegExp(`Shard ${w.a} of orders is STOPPED`));
   assert.ok(line.includes(`the records after ${position.sequenceNumber}/0 and before ${kept.seqs[0]}`), `the ERROR names the range that may be lost: ${line}`);
   assert.ok(line.includes(`data-subscriber checkpoints reset --stream orders --app-name test --shard ${w.a} --to trim-horizon`), `and the command that resumes it: ${line}`);
-  assert.equal(metrics.get("ds_shards_stopped"), 1);
+  assert.equal(metrics.get("data_subscriber_shards_stopped"), 1);
   assert.deepEqual([...second.sub.stoppedShards().keys()], [w.a]);
 
   const state = (await w.states.read(w.a))!.state;

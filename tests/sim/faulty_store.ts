@@ -4,11 +4,11 @@
  * it was applied (the response lost), truncated reads (the SDK fails on the short body),
  * latency; and the process's crash or pause at any call.
  */
-import type { ByteRange, ListOptions, ObjectMeta, ObjectStore, Versioned } from "../../src/ports/object_store.ts";
+import { type ByteRange, type ListOptions, type ObjectMeta, type ObjectStore, StoreUnavailableError, type Versioned } from "../../src/ports/object_store.ts";
 import type { SimProcess } from "./sim_process.ts";
 
-/** An injected store failure, as the S3 adapter would raise a transient one. */
-export class InjectedStoreError extends Error {
+/** An injected store failure, as the S3 adapter raises a transient one (network, 5xx, a broken body). */
+export class InjectedStoreError extends StoreUnavailableError {
   override name = "InjectedStoreError";
 }
 

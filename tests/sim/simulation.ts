@@ -28,6 +28,7 @@ import { Supervisor } from "../../src/engine/supervisor.ts";
 import type { RecordSource } from "../../src/ports/record_source.ts";
 import { generateOrders } from "../../src/produce/order_generator.ts";
 import { seededRandom } from "../../src/util/seeded_random.ts";
+import { OutageError } from "../../src/core/retry/failure_kind.ts";
 import { canonicalRows, type DeltaStructType } from "../helpers/canonical_rows.ts";
 import { richAndPoorPackages } from "../helpers/e2e_env.ts";
 import { expectedTables } from "../helpers/expected_tables.ts";
@@ -193,6 +194,9 @@ async function run(options: SimOptions): Promise<SimReport> {
         batch: { maxRecords: MAX_RECORDS, maxAgeMs: 2_000 },
         reader: { idleDelayMs: 500 },
         random: rng(200 + instances),
+        // Outages are waited out for a while (each process draws its budget), then the
+        // process exits and is started again: both paths run under the storms.
+        outageBudgetMs: 30_000 + Math.floor(rng(300 + instances)() * 210_000),
         fault,
       });
       if (slot.process === proc) slot.supervisor = supervisor;
@@ -203,11 +207,11 @@ async function run(options: SimOptions): Promise<SimReport> {
         const err = e as Error;
         count(`exits-${err.name}`);
         log(`${proc.name} exited: ${err.name}: ${err.message}`);
-        // A worker may exit on an outage that outlasted its retries, or when a live twin
+        // A worker may exit on an outage that outlasted its budget, or when a live twin
         // holds its worker id; anything else should have been retried or handled.
         let root: unknown = err;
         while (root instanceof Error && root.cause !== undefined) root = root.cause;
-        const expected = root instanceof InjectedStoreError || err.name === "DuplicateWorkerError";
+        const expected = err instanceof OutageError || root instanceof InjectedStoreError || err.name === "DuplicateWorkerError";
         if (!expected) failures.push(`${proc.name} exited on an error that should have been handled: ${err.name}: ${err.message}`);
         if (slot.process === proc) {
           slot.process = undefined;

@@ -19,6 +19,12 @@ import {
   TransientSourceError,
 } from "../../ports/record_source.ts";
 
+/**
+ * The overall deadline of one call, the SDK's retries included (each attempt already has a
+ * 30 s limit for its answer): a call past it fails as a transient error and is retried.
+ */
+const CALL_DEADLINE_MS = 90_000;
+
 const THROTTLES = new Set(["ProvisionedThroughputExceededException", "LimitExceededException", "ThrottlingException", "KMSThrottlingException", "SlowDown"]);
 const KMS = new Set(["KMSDisabledException", "KMSInvalidStateException", "KMSAccessDeniedException", "KMSNotFoundException", "KMSOptInRequired"]);
 
@@ -57,8 +63,9 @@ export class KinesisSource implements RecordSource {
     let token: string | undefined;
     do {
       const res = await this.#call(
-        () => this.#client.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: this.streamName }), signal ? { abortSignal: signal } : {}),
+        (deadline) => this.#client.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: this.streamName }), { abortSignal: deadline }),
         undefined,
+        signal,
       );
       for (const s of res.Shards ?? []) out.push(describe(s));
       token = res.NextToken;
@@ -67,7 +74,7 @@ export class KinesisSource implements RecordSource {
   }
 
   async getIterator(shardId: string, position: IteratorPosition, signal?: AbortSignal): Promise<string> {
-    const res = await this.#call(() =>
+    const res = await this.#call((deadline) =>
       this.#client.send(
         new GetShardIteratorCommand({
           StreamName: this.streamName,
@@ -76,16 +83,17 @@ export class KinesisSource implements RecordSource {
           ...(position.type === "AT_TIMESTAMP" ? { Timestamp: position.timestamp } : {}),
           ...(position.type === "AT_SEQUENCE_NUMBER" || position.type === "AFTER_SEQUENCE_NUMBER" ? { StartingSequenceNumber: position.sequenceNumber } : {}),
         }),
-        signal ? { abortSignal: signal } : {},
-      ), shardId);
+        { abortSignal: deadline },
+      ), shardId, signal);
     if (!res.ShardIterator) throw new FatalSourceError(`GetShardIterator returned no iterator for shard ${shardId} of stream '${this.streamName}'`);
     return res.ShardIterator;
   }
 
   async getRecords(iterator: string, limit: number, signal?: AbortSignal): Promise<ReadResult> {
     const res = await this.#call(
-      () => this.#client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }), signal ? { abortSignal: signal } : {}),
+      (deadline) => this.#client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }), { abortSignal: deadline }),
       undefined,
+      signal,
     );
     return {
       records: (res.Records ?? []).map((r) => ({
@@ -100,10 +108,15 @@ export class KinesisSource implements RecordSource {
     };
   }
 
-  async #call<T>(fn: () => Promise<T>, shardId: string | undefined): Promise<T> {
+  /** Runs one call under the caller's signal and the call's deadline; errors become the port's. */
+  async #call<T>(fn: (deadline: AbortSignal) => Promise<T>, shardId: string | undefined, signal: AbortSignal | undefined): Promise<T> {
+    const timeout = AbortSignal.timeout(CALL_DEADLINE_MS);
     try {
-      return await fn();
+      return await fn(signal ? AbortSignal.any([signal, timeout]) : timeout);
     } catch (err) {
+      if (timeout.aborted && !signal?.aborted) {
+        throw new TransientSourceError(`A Kinesis call for stream '${this.streamName}'${shardId ? `, shard ${shardId}` : ""} did not finish within ${CALL_DEADLINE_MS / 1000} s`, { cause: err });
+      }
       throw this.#classify(err, shardId);
     }
   }
@@ -113,6 +126,8 @@ export class KinesisSource implements RecordSource {
     const name = e?.name ?? "Error";
     const what = `stream '${this.streamName}'${shardId ? `, shard ${shardId}` : ""}${this.#region ? ` in ${this.#region}` : ""}`;
     const detail = `${name}: ${e?.message ?? String(err)}`;
+    // No credentials at all: a person must set them; kept as the credential chain said it.
+    if (name === "CredentialsProviderError" || name === "CredentialsError") return new FatalSourceError(e?.message ?? String(err), { cause: err });
     if (THROTTLES.has(name)) return new ThrottledError(`Throttled reading ${what} (${detail})`, { cause: err });
     if (name === "ExpiredIteratorException") return new ExpiredIteratorError(`Iterator expired reading ${what}`, { cause: err });
     if (name === "ResourceNotFoundException") {
@@ -128,6 +143,8 @@ export class KinesisSource implements RecordSource {
     if (KMS.has(name)) {
       return new FatalSourceError(`The stream's KMS key cannot be used reading ${what} (${detail}). Check that the key is enabled and that the credentials may kms:Decrypt with it.`, { cause: err });
     }
+    // No credentials (the chain's error, explained by src/adapters/aws_credentials.ts): a person must set them.
+    if (name === "CredentialsError" || name === "CredentialsProviderError") return new FatalSourceError(e?.message ?? String(err), { cause: err });
     if (name === "InvalidArgumentException") return new FatalSourceError(`Kinesis refused a request for ${what} (${detail})`, { cause: err });
     if (signalAbort(err)) return new TransientSourceError(`Request for ${what} was aborted`, { cause: err });
     // Network errors, timeouts and 5xx: worth another try.

@@ -17,6 +17,8 @@ import {
   NotFoundError,
   type ObjectMeta,
   type ObjectStore,
+  StoreAccessError,
+  StoreUnavailableError,
   type Versioned,
 } from "../../ports/object_store.ts";
 
@@ -41,6 +43,20 @@ export function parseS3Url(url: string): S3Location {
  * commit, and with it the shards whose leases it kept renewing). The SDK retries a timeout.
  */
 const HTTP_LIMITS = { connectionTimeout: 5_000, socketTimeout: 30_000 } as const;
+
+/**
+ * The overall deadline of one call, the SDK's own retries and the body included: a call
+ * that trickles bytes (never 30 s idle) cannot hold a commit longer than this. Generous,
+ * so a 64 MiB upload on a slow link still fits.
+ */
+const CALL_DEADLINE_MS = 120_000;
+
+/** S3 error codes that say the request cannot succeed by being sent again. */
+const ACCESS_CODES = new Set([
+  "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken",
+  "TokenRefreshRequired", "NoSuchBucket", "PermanentRedirect", "AuthorizationHeaderMalformed", "InvalidBucketName",
+  "AccountProblem", "KMS.AccessDeniedException", "KMS.DisabledException", "KMS.NotFoundException",
+]);
 
 /**
  * An {@link ObjectStore} on an S3 bucket (AWS, or any server with conditional writes).
@@ -87,7 +103,7 @@ export class S3Store implements ObjectStore {
 
   async head(key: string): Promise<ObjectMeta | undefined> {
     try {
-      const res = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }));
+      const res = await this.#send(key, "HeadObject", (o) => this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }), o));
       return { key, size: res.ContentLength ?? 0, lastModified: res.LastModified?.getTime() ?? 0 };
     } catch (err) {
       if (status(err) === 404) return undefined;
@@ -96,15 +112,14 @@ export class S3Store implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array): Promise<void> {
-    await this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key, Body: body }));
+    await this.#send(key, "PutObject", (o) => this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key, Body: body }), o));
   }
 
   async putIfAbsent(key: string, body: Uint8Array): Promise<boolean> {
     return await retried(async () => {
       try {
-        await this.#client.send(
-          new PutObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key, Body: body, IfNoneMatch: "*" }),
-        );
+        await this.#send(key, "PutObject", (o) =>
+          this.#client.send(new PutObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key, Body: body, IfNoneMatch: "*" }), o));
         return true;
       } catch (err) {
         const code = status(err);
@@ -119,14 +134,16 @@ export class S3Store implements ObjectStore {
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectMeta> {
     let token: string | undefined;
     do {
-      const res = await this.#client.send(
-        new ListObjectsV2Command({
-          Bucket: this.#bucket,
-          Prefix: this.#prefix + prefix,
-          ...(options.startAfter !== undefined ? { StartAfter: this.#prefix + options.startAfter } : {}),
-          ...(token ? { ContinuationToken: token } : {}),
-        }),
-      );
+      const res = await this.#send(prefix, "ListObjectsV2", (o) =>
+        this.#client.send(
+          new ListObjectsV2Command({
+            Bucket: this.#bucket,
+            Prefix: this.#prefix + prefix,
+            ...(options.startAfter !== undefined ? { StartAfter: this.#prefix + options.startAfter } : {}),
+            ...(token ? { ContinuationToken: token } : {}),
+          }),
+          o,
+        ));
       for (const obj of res.Contents ?? []) {
         if (!obj.Key) continue;
         yield {
@@ -140,7 +157,7 @@ export class S3Store implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }));
+    await this.#send(key, "DeleteObject", (o) => this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: this.#prefix + key }), o));
   }
 
   async getVersioned(key: string): Promise<Versioned | undefined> {
@@ -161,30 +178,63 @@ export class S3Store implements ObjectStore {
   }
 
   /** GetObject and its whole body, sent again (policy `s3BrokenBody`) when the body breaks off. */
-  #getObject(key: string, range?: ByteRange): Promise<{ body: Uint8Array; etag: string | undefined }> {
-    return retried(async () => {
-      const res = await this.#client.send(
-        new GetObjectCommand({
-          Bucket: this.#bucket,
-          Key: this.#prefix + key,
-          ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}),
-        }),
-      );
-      return { body: res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0), etag: res.ETag };
-    }, POLICIES.s3BrokenBody, brokenBody);
+  async #getObject(key: string, range?: ByteRange): Promise<{ body: Uint8Array; etag: string | undefined }> {
+    try {
+      return await retried(async () => {
+        const deadline = AbortSignal.timeout(CALL_DEADLINE_MS);
+        const res = await this.#send(key, "GetObject", (o) =>
+          this.#client.send(
+            new GetObjectCommand({
+              Bucket: this.#bucket,
+              Key: this.#prefix + key,
+              ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}),
+            }),
+            o,
+          ), deadline);
+        return { body: res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0), etag: res.ETag };
+      }, POLICIES.s3BrokenBody, brokenBody);
+    } catch (err) {
+      throw brokenBody(err) ? new StoreUnavailableError(`Reading ${this.url}/${key} broke off and kept breaking off: ${describe(err)}`, { cause: err }) : err;
+    }
+  }
+
+  /**
+   * Sends one request under its deadline. Errors retrying may fix (network, timeouts,
+   * 5xx, throttling) become {@link StoreUnavailableError}, those it cannot (access,
+   * no such bucket) {@link StoreAccessError}, both naming the bucket and key; the rest
+   * (404, 409, 412, 416) stay as the SDK raised them, for the caller to read.
+   */
+  async #send<T>(key: string, op: string, call: (options: { abortSignal: AbortSignal }) => Promise<T>, deadline = AbortSignal.timeout(CALL_DEADLINE_MS)): Promise<T> {
+    try {
+      return await call({ abortSignal: deadline });
+    } catch (err) {
+      const where = `${this.url}/${key}`;
+      if (deadline.aborted) throw new StoreUnavailableError(`S3 ${op} of ${where} did not finish within ${CALL_DEADLINE_MS / 1000} s`, { cause: err });
+      const code = status(err);
+      const name = (err as { name?: string; Code?: string } | null)?.name ?? "";
+      if (ACCESS_CODES.has(name) || code === 403 || code === 301) {
+        throw new StoreAccessError(`S3 refused ${op} of ${where} (${describe(err)}): ${accessAdvice(name, this.#bucket)}`, { cause: err });
+      }
+      // No credentials (explained by aws_credentials.ts, whose message may hold any path or profile name): never an outage.
+      if (name === "CredentialsError" || name === "CredentialsProviderError") throw err;
+      if (transient(err)) throw new StoreUnavailableError(`S3 ${op} of ${where} failed (${describe(err)}); S3 is unreachable or failing`, { cause: err });
+      throw err;
+    }
   }
 
   putIfMatch(key: string, body: Uint8Array, etag: string | undefined): Promise<string | undefined> {
     return retried(async () => {
       try {
-        const res = await this.#client.send(
-          new PutObjectCommand({
-            Bucket: this.#bucket,
-            Key: this.#prefix + key,
-            Body: body,
-            ...(etag === undefined ? { IfNoneMatch: "*" } : { IfMatch: etag }),
-          }),
-        );
+        const res = await this.#send(key, "PutObject", (o) =>
+          this.#client.send(
+            new PutObjectCommand({
+              Bucket: this.#bucket,
+              Key: this.#prefix + key,
+              Body: body,
+              ...(etag === undefined ? { IfNoneMatch: "*" } : { IfMatch: etag }),
+            }),
+            o,
+          ));
         return res.ETag ?? (await this.getVersioned(key))?.etag;
       } catch (err) {
         const code = status(err);
@@ -217,6 +267,33 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 function brokenBody(err: unknown): boolean {
   const e = err as { name?: string; code?: string; message?: string } | null;
   return e?.name === "TimeoutError" || ["ECONNRESET", "ECONNABORTED", "EPIPE", "ETIMEDOUT"].includes(e?.code ?? "") || e?.message === "aborted";
+}
+
+/** Errors another attempt may get past: no connection, a timeout, a server error, throttling. */
+function transient(err: unknown): boolean {
+  const e = err as { name?: string; code?: string; message?: string; $retryable?: unknown } | null;
+  const code = status(err);
+  if (code !== undefined && (code >= 500 || code === 429 || code === 408)) return true;
+  if (["SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeTooSkewed", "TimeoutError", "AbortError"].includes(e?.name ?? "")) return true;
+  if (["ECONNREFUSED", "ECONNRESET", "ECONNABORTED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"].includes(e?.code ?? "")) return true;
+  // No answer at all (a closed connection, an unparsable partial answer): no status.
+  return code === undefined && (e?.$retryable !== undefined || /socket hang up|aborted|ECONNREFUSED|ECONNRESET|network|fetch failed|closed/i.test(e?.message ?? ""));
+}
+
+function describe(err: unknown): string {
+  const e = err as { name?: string; code?: string; message?: string } | null;
+  const name = e?.name && e.name !== "Error" ? e.name : e?.code ?? "Error";
+  return `${name}: ${e?.message || "(no message)"}`;
+}
+
+/** What to check when S3 refuses a request for good. */
+function accessAdvice(name: string, bucket: string): string {
+  if (name === "NoSuchBucket") return `the bucket '${bucket}' does not exist: check TABLES_ROOT / BUCKET_NAME (and CHECKPOINTS_ROOT), and the region`;
+  if (name === "PermanentRedirect" || name === "AuthorizationHeaderMalformed") return `the bucket '${bucket}' is in another region: set AWS_REGION to the bucket's region`;
+  if (["InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken", "TokenRefreshRequired"].includes(name)) {
+    return "the credentials were refused: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or the profile in use";
+  }
+  return `check that the credentials in use may read, write and list 's3://${bucket}' (see deploy/iam-policy.json)`;
 }
 
 function status(err: unknown): number | undefined {

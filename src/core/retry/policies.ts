@@ -33,10 +33,18 @@ export const POLICIES = {
    */
   deltaVersionRace: { name: "delta-version-race", attempts: 100, initialDelayMs: 0, maxDelayMs: 0, jitter: 0 },
   /**
+   * The store or the stream is unavailable (connection refused or reset, timeouts, 5xx,
+   * throttling): from 1 s doubling to 30 s, ±50 %, for as long as the outage budget allows
+   * (`budgetMs`, set per site from OUTAGE_BUDGET, 15 minutes by default). A restart would
+   * not help, and an outage of a few minutes is common; past the budget the process stops
+   * (exit 4) so that a supervisor sees it, and nothing is lost.
+   */
+  outage: { name: "outage", attempts: Infinity, initialDelayMs: 1_000, maxDelayMs: 30_000 },
+  /**
    * GetRecords throttled (over 5 calls/s or 2 MiB/s per shard, shared by every consumer)
    * or failed on the network or a 5xx: from 1 s, as the Kinesis documentation advises,
-   * doubling to 10 s, ±50 %, for ever (an outage is waited out; the iterator lives 5 min
-   * and is acquired again when it expired).
+   * doubling to 10 s, ±50 %, within the outage budget (the reader sets `budgetMs`; the
+   * iterator lives 5 min and is acquired again when it expired).
    */
   kinesisRead: { name: "kinesis-read", attempts: Infinity, initialDelayMs: 1_000, maxDelayMs: 10_000 },
   /**

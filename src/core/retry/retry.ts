@@ -23,7 +23,8 @@ export interface RetryPolicy {
   readonly jitter?: number;
   /**
    * Gives up once this long has passed since the first failure (on the clock's monotonic
-   * time), whatever the attempts left: the outage budget. @default Infinity
+   * time), whatever the attempts left: the outage budget. The last pause is shortened so
+   * that one attempt is made as the budget ends. @default Infinity
    */
   readonly budgetMs?: number;
 }
@@ -98,10 +99,12 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, policy: Retr
       const now = clock.monoMs();
       firstFailureAt ??= now;
       const failingForMs = now - firstFailureAt;
-      const delayMs = jitteredMs(policy, attempt, random());
-      if (attempt >= policy.attempts || failingForMs + delayMs > (policy.budgetMs ?? Infinity)) {
+      const budgetMs = policy.budgetMs ?? Infinity;
+      if (attempt >= policy.attempts || failingForMs >= budgetMs) {
         throw new RetryExhaustedError(policy.name, attempt, failingForMs, err);
       }
+      // The last pause ends where the budget does: one more attempt at its very end.
+      const delayMs = Math.min(jitteredMs(policy, attempt, random()), budgetMs - failingForMs);
       options.onRetry?.({ policy: policy.name, attempt, error: err, delayMs, failingForMs });
       // A pause of 0 is none: the next attempt starts at once, without waiting on the clock.
       if (delayMs > 0) await clock.sleep(delayMs, options.signal);

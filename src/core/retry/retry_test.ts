@@ -114,16 +114,16 @@ test("a policy of one attempt does not retry", async () => {
   assert.equal(calledAt.length, 1);
 });
 
-test("the budget ends the retries once the next pause would end past it", async () => {
+test("the budget ends the retries with one last attempt as it runs out", async () => {
   const clock = new FakeClock();
   const { fn, calledAt, errors } = flaky(clock, Infinity);
   const policy: RetryPolicy = { name: "budget", attempts: Infinity, initialDelayMs: 100, maxDelayMs: 10_000, jitter: 0, budgetMs: 1_000 };
   const err = await clock.settle(retry(fn, policy, { clock })).catch((e: unknown) => e);
-  // Failures at 0, 100, 300 and 700 ms; a pause of 800 ms would end at 1,500 ms.
+  // Failures at 0, 100, 300 and 700 ms; the pause of 800 ms is cut to 300, for a last attempt at 1,000 ms.
   assert.ok(err instanceof RetryExhaustedError);
-  assert.deepEqual(calledAt, [0, 100, 300, 700]);
-  assert.equal(err.attempts, 4);
-  assert.equal(err.failingForMs, 700);
+  assert.deepEqual(calledAt, [0, 100, 300, 700, 1_000]);
+  assert.equal(err.attempts, 5);
+  assert.equal(err.failingForMs, 1_000);
   assert.equal(err.cause, errors.at(-1));
 });
 

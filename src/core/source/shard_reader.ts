@@ -11,7 +11,8 @@ import {
 } from "../../ports/record_source.ts";
 import { belongsToShard, deaggregate } from "../kinesis/deaggregate.ts";
 import { POLICIES } from "../retry/policies.ts";
-import { retry, type RetryPolicy } from "../retry/retry.ts";
+import { retry, RetryExhaustedError, type RetryPolicy } from "../retry/retry.ts";
+import { OutageError } from "../retry/failure_kind.ts";
 import { comparePositions, type Position } from "../kinesis/position.ts";
 import type { UserRecord } from "../kinesis/records.ts";
 
@@ -49,6 +50,11 @@ export interface ShardReaderOptions {
   maxBackoffMs?: number;
   /** Random numbers in [0, 1) for the backoff's jitter; a seeded source in simulations. @default Math.random */
   random?: () => number;
+  /**
+   * How long the source may keep failing (throttles, transient errors) before the reader
+   * gives up with an {@link OutageError}. @default Infinity
+   */
+  outageBudgetMs?: number;
   /** Called on each retried failure (throttle, expired iterator, transient error). */
   onRetry?: (shardId: string, err: SourceError) => void;
 }
@@ -100,7 +106,7 @@ export class ShardReader {
   readonly #source: RecordSource;
   readonly #shardId: string;
   readonly #clock: Clock;
-  readonly #opts: Required<Omit<ShardReaderOptions, "onRetry" | "random" | "backoffMs" | "maxBackoffMs">> & Pick<ShardReaderOptions, "onRetry" | "random">;
+  readonly #opts: Required<Omit<ShardReaderOptions, "onRetry" | "random" | "backoffMs" | "maxBackoffMs" | "outageBudgetMs">> & Pick<ShardReaderOptions, "onRetry" | "random">;
   /** {@link POLICIES.kinesisRead}, with the delays of the options. */
   readonly #backoff: RetryPolicy;
 
@@ -120,6 +126,7 @@ export class ShardReader {
       ...POLICIES.kinesisRead,
       initialDelayMs: options.backoffMs ?? POLICIES.kinesisRead.initialDelayMs,
       maxDelayMs: options.maxBackoffMs ?? POLICIES.kinesisRead.maxDelayMs,
+      budgetMs: options.outageBudgetMs ?? Infinity,
     };
   }
 
@@ -167,6 +174,7 @@ export class ShardReader {
         });
       } catch (err) {
         if (signal.aborted) break;
+        if (err instanceof RetryExhaustedError) throw new OutageError("source", err.failingForMs, err.cause);
         throw err;
       }
       // (Set by `call`, which the compiler does not follow.)
