@@ -118,6 +118,36 @@ describe("outages of S3 and Kinesis, through the binary", () => {
     await assertExactlyOnce(w, bucket, orders, pkg);
   });
 
+  test("S3 refused at start-up: the run waits before opening the tables (readyz says why), then commits everything once", async () => {
+    const { bucket, pkg, orders, putRest } = await setUp("s3-start", 60);
+    const s3 = await startOutageProxy(w.moto.endpoint);
+    proxies.push(s3);
+    await s3.set("refuse");
+    const port = await freePort();
+    const env = cliEnv(w, { STREAM_NAME: "s3-start", TABLES_ROOT: `s3://${bucket}`, AWS_ENDPOINT_URL_S3: s3.endpoint, OUTAGE_BUDGET: "10m", LOG_LEVEL: "info" });
+    const run = spawnCli(["run", "--metrics-port", String(port), "--max-batch-records", "50", "--max-batch-age", "1s"], env);
+    let exited = false;
+    void run.done.then(() => (exited = true));
+    await waitFor("readyz not ready, naming S3, while S3 is refused at start-up", async () => {
+      const r = await getJson(port, "/readyz").catch(() => undefined);
+      return r?.status === 503 && (r.body.reasons ?? []).some((x) => /S3 \(s3:\/\/s3-start[^)]*\) failing/.test(x));
+    }, 30_000);
+    await sleep(8_000);
+    assert.equal(exited, false, `still waiting after S3 refused its start: ${run.output()}`);
+    assert.equal((await getJson(port, "/healthz")).status, 200, "live while it waits to start");
+    assert.equal(await tableCount(w, bucket, "delta/bronze/orders").catch(() => 0), 0, "nothing committed while S3 is refused");
+
+    await s3.set("up");
+    await putRest();
+    await waitFor("every order committed once S3 is back", async () => (await tableCount(w, bucket, "delta/bronze/orders")) >= 60, 120_000);
+    await waitFor("ready", async () => (await getJson(port, "/readyz")).status === 200, 60_000);
+    signal(run.child);
+    const res = await run.done;
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout + res.stderr, /S3 \(s3:\/\/s3-start[^)]*\) is unavailable/);
+    await assertExactlyOnce(w, bucket, orders, pkg);
+  });
+
   test("past the outage budget: exit 4, at start-up and in run --once, saying what to check", async () => {
     const { bucket } = await setUp("budget", 20);
     const s3 = await startOutageProxy(w.moto.endpoint);
