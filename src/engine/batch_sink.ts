@@ -36,7 +36,11 @@ export interface CommitBatch {
  * - determinism: a replay writes the same rows (given the same records and `wallMs`) as
  *   the first attempt did, for every table it still has to write;
  * - a prepare step's decision is handed to `recordPrepared` before the commit that makes
- *   it, and read back from `prepared` (or the table's log) on replay.
+ *   it, and read back from `prepared` (or the table's log) on replay; every decision the
+ *   rows follow gets that commit, rows changed or not;
+ * - a shard that a table holds at a later batch than the one handed over has been
+ *   committed and passed by its next owner (this worker was cut off meanwhile): nothing
+ *   of it is written, and no decision is asked for it.
  */
 export interface BatchSink {
   commit(batch: CommitBatch): Promise<void>;

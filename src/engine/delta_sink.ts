@@ -73,7 +73,9 @@ interface PendingTable {
  *
  * 1. every record is decoded by the domain; what it refuses goes to the quarantine table;
  * 2. the prepare step (if any) decides against its table, or, for shards its table already
- *    holds, reads its recorded decision back;
+ *    holds, reads its recorded decision back; its commit is made even when it changes no
+ *    row, so every decision the rows follow is in its log and its txn; shards it holds at
+ *    a later batch were passed by their next owner and are left out of every table;
  * 3. every table's data files are written — for the shards that table does not hold yet —
  *    before anything is committed, so a batch that cannot be built commits nothing;
  * 4. the prepare step's table is committed, then each other table, every commit carrying
@@ -185,8 +187,9 @@ export class DeltaSink<V, D> implements BatchSink {
     return { ...shard, values, rejected };
   }
 
-  async #attempt(shards: DecodedShard<V>[], batchTime: bigint, batch: CommitBatch): Promise<void> {
+  async #attempt(given: DecodedShard<V>[], batchTime: bigint, batch: CommitBatch): Promise<void> {
     const fault = this.#opts.fault;
+    let shards = given;
     // 1. The prepare step: decisions per shard, and its table's files.
     const decisions = new Map<string, D>();
     let prepared: PendingTable | undefined;
@@ -194,6 +197,7 @@ export class DeltaSink<V, D> implements BatchSink {
     if (step && this.#prepared) {
       const table = this.#prepared;
       await table.refresh();
+      shards = this.#notPassed(table, step.table, shards);
       const fresh = this.#missingFrom(table, step.table, shards);
       for (const s of shards) if (!fresh.includes(s)) decisions.set(s.shardId, await this.#decisionOf(table, s, step.table));
       const values = fresh.flatMap((s) => s.values);
@@ -202,13 +206,17 @@ export class DeltaSink<V, D> implements BatchSink {
         for (const s of fresh) decisions.set(s.shardId, change.decision);
         const adds = change.rows.length > 0 ? await table.writeFiles(change.rows) : [];
         const removes = table.removesFor(change.replaced);
-        if (adds.length > 0 || removes.length > 0) {
-          prepared = {
-            name: step.table, table, adds, removes, txns: txnsOf(fresh), rows: change.rows.length,
-            info: { operation: change.operation, operationParameters: change.operationParameters, operationMetrics: change.operationMetrics },
-          };
-        }
+        // Committed even when it changes no row (as Spark's MERGE is): the rows of the other
+        // tables follow this decision, so it must be recorded (intents and log), and the
+        // txn must be in this table, or a later attempt (a replay, a worker cut off and
+        // back) would decide again against stock that has moved, and take stock for
+        // orders whose rows say none was taken.
+        prepared = {
+          name: step.table, table, adds, removes, txns: txnsOf(fresh), rows: change.rows.length,
+          info: { operation: change.operation, operationParameters: change.operationParameters, operationMetrics: change.operationMetrics },
+        };
       } else {
+        // No value to decide for: the decision is the empty one on every attempt.
         for (const s of fresh) decisions.set(s.shardId, step.empty);
       }
     }
@@ -247,6 +255,21 @@ export class DeltaSink<V, D> implements BatchSink {
   /** The domain's tables, then quarantine (its rows come from the refused records, not from `rows`). */
   #allAppends(): DomainTable<V, D>[] {
     return [...this.#appends, { ...QUARANTINE_TABLE, rows: () => [] }];
+  }
+
+  /**
+   * The shards of the batch that `table` does not hold at a later batch. A table holds a
+   * shard's batch `n+1` only once its batch `n` was committed to every table and the shard
+   * advanced past it (the intent of `n+1` is written on the state of batch `n`): a shard
+   * found there was taken over, its intent replayed and passed by its next owner while this
+   * worker was away (paused, cut off). Nothing of it is written again, to any table, and no
+   * decision is asked for it: a batch that gave the prepare table no rows leaves no commit
+   * of its own there, so its decision is nowhere to be read, and none is needed.
+   */
+  #notPassed(table: DeltaTable, name: string, shards: DecodedShard<V>[]): DecodedShard<V>[] {
+    const live = shards.filter((s) => table.snapshot.txnVersion(s.appId) <= s.batch);
+    if (live.length < shards.length) this.#opts.events?.tableSkipped?.(name, shards.filter((s) => !live.includes(s)).map((s) => s.shardId));
+    return live;
   }
 
   /** The shards of the batch that `table` does not hold yet; reports the others. */

@@ -145,6 +145,45 @@ test("a table that already holds one shard of a batch gets the other shard, not 
   assert.equal(orders.snapshot.txnVersion("app/s/s-1"), 4);
 });
 
+test("a worker cut off past a batch that its shard's next owner committed and passed leaves that shard out and asks for no decision", async () => {
+  // Worker A formed a batch of s-0 (one bad record) and s-1, then was paused. s-0's next
+  // owner replayed s-0's batch 3 (quarantine only: no MERGE of its own) and committed
+  // batch 4 to package_table. A comes back and commits what it formed (seed 1245).
+  const stores = await world(100);
+  const owner = await DeltaSink.open(orderDomain(), stores, { stream: "s", clock: systemClock });
+  await owner.commit({ shards: [{ shardId: "s-0", appId: "app/s/s-0", batch: 3, records: [record(30, "{oops")] }], replay: true, wallMs: 1_000 });
+  await owner.commit({ shards: [{ shardId: "s-0", appId: "app/s/s-0", batch: 4, records: [orderRecord(40, "z", "box", 1)] }], replay: false, wallMs: 1_500 });
+  const events = skipsOf();
+  const sinkA = await DeltaSink.open(orderDomain(), stores, { stream: "s", clock: systemClock, events });
+  await sinkA.commit({
+    shards: [
+      { shardId: "s-0", appId: "app/s/s-0", batch: 3, records: [record(30, "{oops")] },
+      { shardId: "s-1", appId: "app/s/s-1", batch: 2, records: [orderRecord(20, "y", "box", 2)] },
+    ],
+    replay: false,
+    wallMs: 2_000,
+  });
+  assert.ok(events.skipped.includes("package_table:s-0"), events.skipped.join(" "));
+  assert.equal((await rows(stores.quarantine)).length, 1, "the bad record once");
+  assert.deepEqual((await rows(stores.orders)).map((r) => r.order_id).sort(), ["ord-y", "ord-z"]);
+  assert.equal((await rows(stores.package_table))[0]!.stock_quantity, 97, "1 + 2 taken, each once");
+});
+
+test("a MERGE that takes no stock is committed all the same: a replay after a restock keeps its decision", async () => {
+  const stores = await world(0);
+  const batch: CommitBatch = { shards: [{ shardId: "s-0", appId: "app/s/s-0", batch: 1, records: [orderRecord(1, "a", "box", 1)] }], replay: false, wallMs: 1_000 };
+  // Every table committed; the worker dies before its shard state moves past the intent.
+  await (await DeltaSink.open(orderDomain(), stores, { stream: "s", clock: systemClock })).commit(batch);
+  assert.deepEqual((await rows(stores.orders_items)).map((r) => r.status), ["PENDING"]);
+  const pkg = await DeltaTable.open(stores.package_table!);
+  assert.equal(pkg.snapshot.txnVersion("app/s/s-0"), 1, "package_table holds the batch, and so its decision");
+  // The stock is replenished; the next owner replays the intent.
+  await pkg.rewrite([...pkg.snapshot.files.values()], [{ package_id: "box", subpackage_id: 1, stock_quantity: 5 }]);
+  await (await DeltaSink.open(orderDomain(), stores, { stream: "s", clock: systemClock })).commit({ ...batch, replay: true });
+  assert.equal((await rows(stores.package_table))[0]!.stock_quantity, 5, "no stock taken for an order whose rows say PENDING");
+  assert.deepEqual((await rows(stores.orders_items)).map((r) => r.status), ["PENDING"]);
+});
+
 test("two workers' MERGEs racing on package_table are both computed again until each lands once", async () => {
   const stores = await world(1_000);
   const events: { conflicts: string[] } = { conflicts: [] };
