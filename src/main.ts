@@ -17,6 +17,7 @@ import { type FlagSpec, nearest, parseArgs, UsageError } from "./cli/args.ts";
 import { type CompletionSpec, completionScript, installHelp, type Shell, SHELLS } from "./cli/completion.ts";
 import { initPackages, packageRows, produce, status } from "./app/commands.ts";
 import { dependencyNames, prepareRun } from "./app/run.ts";
+import { describeTables, formatDescriptions, formatHistory, formatVacuum, parseRetention, tableHistory, vacuumTables } from "./app/tables_maintenance.ts";
 import { RunHealth } from "./telemetry/run_health.ts";
 import { failureKind, OutageError } from "./core/retry/failure_kind.ts";
 import { parseRestartPosition, resetCheckpoints, ResetRefusedError, shardStates } from "./app/checkpoints_reset.ts";
@@ -58,6 +59,11 @@ const LOG_KEYS: Key[] = ["logLevel", "logFormat"];
 
 /** Every configuration key: `run` uses them all. */
 const CONFIG_FLAGS: FlagSpec[] = [CONFIG_FLAG, ...keyFlags(...(Object.keys(KEYS) as Key[])), HELP_FLAG];
+
+/** Where the tables are and how to reach S3: the flags of `tables describe`, `history` and `vacuum`. */
+const TABLE_FLAGS: FlagSpec[] = [CONFIG_FLAG, ...keyFlags(...LOCATION_KEYS, "region", "profile", "endpointUrl", "s3EndpointUrl", ...LOG_KEYS), HELP_FLAG];
+/** The order tables' names, offered by completion as the TABLE arguments. */
+const ORDER_TABLE_NAMES = ["events", "orders", "orders_items", "package_table", "quarantine"] as const;
 
 /** Exit codes: the README's list. */
 const EXIT = { done: 0, failed: 1, usage: 2, shardStopped: 3, unavailable: 4, access: 5 } as const;
@@ -169,6 +175,73 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  "tables describe": {
+    summary: "per table: version, protocol, live and small files, files awaiting vacuum, last checkpoint, optimize and vacuum, retention properties",
+    usage: "data-subscriber tables describe [TABLE...] [--json] [--target-size 128MiB]",
+    flags: [
+      { name: "json", boolean: true, doc: "print one JSON document: {tables: [...]} (see the README)" },
+      { name: "target-size", doc: "a live file smaller than this counts as small (default 128MiB)" },
+      ...TABLE_FLAGS,
+    ],
+    args: ORDER_TABLE_NAMES,
+    helpNotes: () => ["TABLE: a table's name (default: every table, as status lists them), or its folder or URI."],
+    async action({ settings, args }) {
+      const target = args.values["target-size"];
+      const tables = await describeTables(settings, args.positionals, target !== undefined ? { targetFileSize: byteSize(target, "target-size") } : {});
+      console.log(args.booleans.has("json") ? JSON.stringify({ tables }, null, 2) : formatDescriptions(tables));
+      return EXIT.done;
+    },
+  },
+  "tables history": {
+    summary: "a table's commits, newest first, as Spark's DESCRIBE HISTORY shows them (--json for scripts)",
+    usage: "data-subscriber tables history TABLE [--limit N] [--json]",
+    flags: [
+      { name: "limit", doc: "at most this many commits, the newest (default: every commit still in the log)" },
+      { name: "json", boolean: true, doc: "print one JSON document: {name, url, history: [{version, timestamp, operation, operationParameters, ...}]}" },
+      ...TABLE_FLAGS,
+    ],
+    args: ORDER_TABLE_NAMES,
+    helpNotes: () => ["TABLE: a table's name, or its folder or URI."],
+    async action({ settings, args }) {
+      if (args.positionals.length !== 1) {
+        throw new UsageError(`'tables history' needs one table: got ${args.positionals.length === 0 ? "none" : `'${args.positionals.join(" ")}'`} (see 'tables history --help')`);
+      }
+      const limit = args.values.limit;
+      if (limit !== undefined && !/^[1-9]\d*$/.test(limit)) throw new UsageError(`'--limit' must be a whole number of 1 or more: got '${limit}'`);
+      const h = await tableHistory(settings, args.positionals[0]!, limit !== undefined ? Number(limit) : undefined);
+      console.log(args.booleans.has("json") ? JSON.stringify(h, null, 2) : formatHistory(h));
+      return EXIT.done;
+    },
+  },
+  "tables vacuum": {
+    summary: "delete files no version within the retention references (orphans of crashed writers too); --dry-run lists them",
+    usage: "data-subscriber tables vacuum [TABLE...] [--retain DURATION] [--dry-run] [--force] [--json]",
+    flags: [
+      { name: "retain", doc: "keep files removed, or written, within this long: 168h, 7d, 'interval 7 days' (default: each table's delta.deletedFileRetentionDuration, 7 days)" },
+      { name: "dry-run", boolean: true, doc: "list the files that would be deleted; delete nothing, commit nothing" },
+      { name: "force", boolean: true, doc: "allow a retention shorter than the table's delta.deletedFileRetentionDuration (files a running writer has not committed yet may go)" },
+      { name: "json", boolean: true, doc: "print one JSON document: {tables: [{name, url, retentionMs, files: [{key, size, lastModified}], ...}]}" },
+      ...TABLE_FLAGS,
+    ],
+    args: ORDER_TABLE_NAMES,
+    helpNotes: () => [
+      "TABLE: a table's name (default: every table, as status lists them), or its folder or URI.",
+      "Every table is checked before any is vacuumed: a retention below a table's own without --force (exit 2), or a table",
+      "feature vacuum does not understand (exit 1, naming it), deletes nothing anywhere. Deleting needs s3:DeleteObject on the",
+      "tables' data files (deploy/iam-policy-maintenance.json).",
+    ],
+    async action({ settings, args }) {
+      const retain = args.values.retain;
+      const json = args.booleans.has("json");
+      const reports = await vacuumTables(settings, args.positionals, {
+        ...(retain !== undefined ? { retentionMs: parseRetention(retain) } : {}),
+        dryRun: args.booleans.has("dry-run"),
+        force: args.booleans.has("force"),
+      }, json ? undefined : (r) => console.log(formatVacuum(r)));
+      if (json) console.log(JSON.stringify({ tables: reports }, null, 2));
+      return EXIT.done;
+    },
+  },
   "checkpoints reset": {
     summary: "resume stopped shards (or move shards on) at the trim horizon, the tip or a time: an operator's decision",
     usage: "data-subscriber checkpoints reset (--shard ID | --all) --to trim-horizon|latest|<time> [--force] [--yes]",
@@ -227,7 +300,7 @@ const COMMANDS: Record<string, Command> = {
 
 /** Groups of subcommands (`tables init-packages`): what `tables --help` says of the group. */
 const GROUPS: Record<string, string> = {
-  tables: "create the tables that must exist before the first run",
+  tables: "create the tables that must exist before the first run; describe, show the history of and vacuum the tables",
   checkpoints: "change the shard checkpoints (where each shard resumes): an operator's decisions",
 };
 
@@ -258,6 +331,13 @@ function packagesSource(from: string | undefined, demo: boolean, stock: string |
     );
   }
   return { from };
+}
+
+/** `128MiB`, `512KiB`, `1GB` or a number of bytes. */
+function byteSize(raw: string, name: string): number {
+  const m = /^(\d+)(KiB|MiB|GiB|KB|MB|GB|B)?$/.exec(raw);
+  if (!m || Number(m[1]) === 0) throw new UsageError(`'--${name}' must be a size like '128MiB', '512KiB' or a number of bytes above 0: got '${raw}'`);
+  return Number(m[1]) * { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 }[(m[2] ?? "B") as "B"];
 }
 
 function int(raw: string | undefined, name: string, fallback: number): number {

@@ -60,6 +60,15 @@ describe("per-command help", () => {
     assert.equal(tables.code, 0, tables.stderr);
     assert.match(tables.stdout, /^tables: /);
     assert.match(tables.stdout, /Subcommands:\n {2}init-packages +create package_table/);
+    assert.match(tables.stdout, /\n {2}describe +per table: version, protocol/);
+    assert.match(tables.stdout, /\n {2}history +a table's commits, newest first/);
+    assert.match(tables.stdout, /\n {2}vacuum +delete files no version within the retention references/);
+    for (const [sub, flags] of [["describe", ["--json", "--target-size <value>", "--tables-root <value>", "--tables <value>"]], ["history", ["--limit <value>", "--json"]], ["vacuum", ["--retain <value>", "--dry-run", "--force", "--json", "--s3-endpoint-url <value>"]]] as const) {
+      const help = await runCli(["tables", sub, "--help"], {});
+      assert.equal(help.code, 0, help.stderr);
+      for (const f of flags) assert.ok(help.stdout.includes(`--${f.slice(2)}`), `tables ${sub} --help lists ${f}:\n${help.stdout}`);
+      for (const other of ["--once", "--stream", "--max-batch-age", "--kinesis-endpoint-url"]) assert.ok(!help.stdout.includes(other), `tables ${sub} --help does not list ${other}`);
+    }
     const checkpoints = await runCli(["checkpoints", "-h"], {});
     assert.equal(checkpoints.code, 0, checkpoints.stderr);
     assert.match(checkpoints.stdout, /Subcommands:\n {2}reset +resume stopped shards/);
@@ -125,7 +134,9 @@ describe("shell completion", () => {
     };
     assert.deepEqual(complete(["data-subscriber", "ru"]), ["run"]);
     assert.deepEqual(complete(["data-subscriber", ""]), ["run", "demo", "produce", "status", "tables", "checkpoints", "completion", "version", "help"]);
-    assert.deepEqual(complete(["data-subscriber", "tables", ""]), ["init-packages"]);
+    assert.deepEqual(complete(["data-subscriber", "tables", ""]), ["init-packages", "describe", "history", "vacuum"]);
+    assert.deepEqual(complete(["data-subscriber", "tables", "vacuum", "--d"]), ["--dry-run"]);
+    assert.deepEqual(complete(["data-subscriber", "tables", "history", "--l"]), ["--limit", "--log-level", "--log-format"]);
     assert.deepEqual(complete(["data-subscriber", "checkpoints", "r"]), ["reset"]);
     assert.deepEqual(complete(["data-subscriber", "run", "--on"]), ["--once"]);
     assert.deepEqual(complete(["data-subscriber", "status", "--j"]), ["--json"]);

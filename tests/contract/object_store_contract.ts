@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { NotFoundError, type ObjectStore } from "../../src/ports/object_store.ts";
+import { NotFoundError, type ObjectMeta, type ObjectStore } from "../../src/ports/object_store.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -95,6 +95,27 @@ export function runObjectStoreContract(name: string, makeStore: () => Promise<Ob
     await store.delete("d/never");
     assert.equal(await store.head("d/1"), undefined);
     assert.deepEqual(await keys(store, "d/"), []);
+  });
+
+  test(`${name}: list gives each object's size and modification time, as head does (vacuum judges age by them)`, async () => {
+    const store = await makeStore();
+    const before = Date.now() - 5000;
+    await store.put("t/a.parquet", new Uint8Array(10));
+    await store.put("t/p=1/b.parquet", new Uint8Array(2345));
+    const listed: ObjectMeta[] = [];
+    for await (const m of store.list("t/")) listed.push(m);
+    assert.deepEqual(listed.map((m) => [m.key, m.size]), [["t/a.parquet", 10], ["t/p=1/b.parquet", 2345]]);
+    for (const m of listed) {
+      assert.ok(m.lastModified >= before && m.lastModified <= Date.now() + 5000, `lastModified ${m.lastModified}`);
+      assert.equal(m.lastModified, (await store.head(m.key))!.lastModified);
+    }
+  });
+
+  test(`${name}: delete removes only the key given, not its neighbours or a key it prefixes`, async () => {
+    const store = await makeStore();
+    for (const k of ["v/part-1.parquet", "v/part-1.parquet.crc", "v/part-2.parquet", "v/_delta_log/00000000000000000000.json"]) await store.put(k, enc(k));
+    await store.delete("v/part-1.parquet");
+    assert.deepEqual(await keys(store, "v/"), ["v/_delta_log/00000000000000000000.json", "v/part-1.parquet.crc", "v/part-2.parquet"]);
   });
 
   test(`${name}: putIfMatch creates when absent, then only replaces the version it read`, async () => {

@@ -138,6 +138,51 @@ test(
   },
 );
 
+test(
+  "systemd-analyze verify finds nothing wrong with the vacuum service and its timer",
+  { skip: systemdAnalyze ? false : "systemd-analyze is not installed (it comes with systemd)" },
+  () => {
+    const units = ["data-subscriber-vacuum.service", "data-subscriber-vacuum.timer"].map((u) => path.join(ROOT, "deploy/systemd", u));
+    const service = fs.readFileSync(units[0]!, "utf8");
+    const execStart = one(unitKeys(service), "ExecStart").split(/\s+/);
+    assert.deepEqual(execStart.slice(1), ["tables", "vacuum"], "the service vacuums every table with each table's own retention");
+    assert.equal(one(unitKeys(fs.readFileSync(units[1]!, "utf8")), "Persistent"), "true");
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "ds-vacuum-root-"));
+    try {
+      fs.mkdirSync(path.join(root, "etc/systemd/system"), { recursive: true });
+      for (const u of units) fs.copyFileSync(u, path.join(root, "etc/systemd/system", path.basename(u)));
+      fs.mkdirSync(path.join(root, "usr/lib/systemd/system"), { recursive: true });
+      for (const dir of [...new Set(["/usr/lib/systemd/system", "/lib/systemd/system"].filter((d) => fs.existsSync(d)).map((d) => fs.realpathSync(d)))]) {
+        const copied = run("cp", ["-R", `${dir}/.`, path.join(root, "usr/lib/systemd/system")]);
+        assert.equal(copied.status, 0, copied.output);
+      }
+      const bin = path.join(root, execStart[0]!);
+      fs.mkdirSync(path.dirname(bin), { recursive: true });
+      fs.writeFileSync(bin, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+      const verify = run(systemdAnalyze!, ["verify", "--recursive-errors=no", `--root=${root}`, ...units.map((u) => path.basename(u))], { env: { SYSTEMD_COLORS: "0", SYSTEMD_PAGER: "" } });
+      assert.equal(verify.status, 0, `systemd-analyze verify failed:\n${verify.output}`);
+      const ours = verify.output.split("\n").filter((l) => l.includes("data-subscriber-vacuum"));
+      assert.deepEqual(ours, [], `systemd-analyze verify warned about the units:\n${verify.output}`);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  },
+);
+
+test("the maintenance IAM policy deletes only under the tables' folders, never the shard checkpoints; the subscriber's deletes only in _delta_log/", () => {
+  type Statement = { Effect: string; Action: string | string[]; Resource: string | string[] };
+  const statements = (file: string) => (JSON.parse(fs.readFileSync(path.join(ROOT, "deploy", file), "utf8")) as { Statement: Statement[] }).Statement;
+  const list = (x: string | string[]) => (Array.isArray(x) ? x : [x]);
+  const deletes = (file: string, effect: string) => statements(file).filter((s) => s.Effect === effect && list(s.Action).includes("s3:DeleteObject")).flatMap((s) => list(s.Resource));
+  assert.deepEqual(deletes("iam-policy.json", "Allow"), ["arn:aws:s3:::BUCKET/TABLES_PREFIX/orders/*/_delta_log/*"]);
+  const allowed = deletes("iam-policy-maintenance.json", "Allow");
+  assert.deepEqual(allowed, ["arn:aws:s3:::BUCKET/TABLES_PREFIX/orders/delta/bronze/*", "arn:aws:s3:::BUCKET/TABLES_PREFIX/orders/gold/*"]);
+  for (const r of allowed) assert.ok(!"arn:aws:s3:::BUCKET/TABLES_PREFIX/orders/delta/checkpoints/x".startsWith(r.replace(/\*$/, "")), `${r} does not cover the shard checkpoints`);
+  assert.ok(deletes("iam-policy-maintenance.json", "Deny").includes("arn:aws:s3:::BUCKET/TABLES_PREFIX/orders/delta/checkpoints/*"));
+  const maintenanceActions = new Set(statements("iam-policy-maintenance.json").flatMap((s) => list(s.Action)));
+  assert.ok(![...maintenanceActions].some((a) => a.startsWith("kinesis:")), "maintenance needs no Kinesis");
+});
+
 test("the unit restarts what a restart can fix, and an outage never exhausts its start limit", () => {
   const keys = unitKeys(fs.readFileSync(UNIT, "utf8"));
   assert.equal(one(keys, "Restart"), "on-failure");

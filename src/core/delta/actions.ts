@@ -6,6 +6,10 @@
 export interface Protocol {
   minReaderVersion: number;
   minWriterVersion: number;
+  /** Table features readers must support (reader version 3 only). */
+  readerFeatures?: string[] | null;
+  /** Table features writers must support (writer version 7 only). */
+  writerFeatures?: string[] | null;
 }
 
 export interface Format {

@@ -34,7 +34,17 @@ export class Snapshot {
    * have been removed: it does not exist yet.
    */
   confirmedAt = -Infinity;
+  /**
+   * Whether a protocol above what this library writes (1/2) is refused when applied. Off only
+   * for inspection and maintenance (`tables describe`, `history`, `vacuum`), whose callers
+   * check the table's features themselves (`protocol_support.ts`).
+   */
+  readonly checksProtocol: boolean;
   #schema: StructType | undefined;
+
+  constructor(options: SnapshotOptions = {}) {
+    this.checksProtocol = !options.anyProtocol;
+  }
 
   /** The table schema. @throws {TableError} before version 0 is applied. */
   get schema(): StructType {
@@ -75,7 +85,7 @@ export class Snapshot {
         this.metadata = a.metaData;
         this.#schema = undefined;
       } else if (a.protocol) {
-        checkProtocol(a.protocol);
+        if (this.checksProtocol) checkProtocol(a.protocol);
         this.protocol = a.protocol;
       } else if (a.commitInfo && typeof a.commitInfo.timestamp === "number") {
         this.lastCommitTimestamp = a.commitInfo.timestamp;
@@ -102,7 +112,7 @@ export class Snapshot {
         continue;
       }
       if (v === from + 1 && now - this.confirmedAt > this.property(LOG_RETENTION_DURATION) / 2 && (await newerLogFiles(store, this.version))) {
-        const fresh = await loadSnapshot(store);
+        const fresh = await loadSnapshot(store, now, { anyProtocol: !this.checksProtocol });
         if (!fresh) throw new TableError(`${store.url}: the table's log vanished`);
         this.#replaceWith(fresh);
       }
@@ -154,13 +164,22 @@ function checkProtocol(p: Protocol): void {
   }
 }
 
+/** How a snapshot is loaded. */
+export interface SnapshotOptions {
+  /**
+   * Load a table whatever its protocol (reader and writer versions, table features), for
+   * reading its log only; the caller checks what it needs. @default false
+   */
+  anyProtocol?: boolean;
+}
+
 /**
  * Loads the newest snapshot: the newest complete checkpoint (found through
  * `_last_checkpoint`, then a listing), plus every later JSON commit.
  * @returns `undefined` when the folder holds no Delta table.
  * @throws {TableError} when the log has a gap or needs an unsupported protocol.
  */
-export async function loadSnapshot(store: ObjectStore, now: number = Date.now()): Promise<Snapshot | undefined> {
+export async function loadSnapshot(store: ObjectStore, now: number = Date.now(), options: SnapshotOptions = {}): Promise<Snapshot | undefined> {
   const hint = await readLastCheckpointVersion(store);
   const commits = new Set<number>();
   const checkpoints = new Map<number, { parts: number; keys: Map<number, string> }>();
@@ -185,7 +204,7 @@ export async function loadSnapshot(store: ObjectStore, now: number = Date.now())
     }
   }
   const complete = [...checkpoints.entries()].filter(([, cp]) => cp.keys.size === cp.parts).map(([v]) => v).sort((a, b) => b - a);
-  const snap = new Snapshot();
+  const snap = new Snapshot(options);
   let from = 0;
   const cpVersion = complete[0];
   if (cpVersion !== undefined) {

@@ -48,6 +48,12 @@ export interface WriterOptions {
   /** Called each time a commit race is lost. */
   onRetry?: (lostVersion: number) => void;
   /**
+   * Open a table whatever its protocol (for `tables describe`, `history` and `vacuum`, which
+   * check the table's features themselves); writing data to such a table is not supported.
+   * @default false
+   */
+  anyProtocol?: boolean;
+  /**
    * Called when a checkpoint or log cleanup fails after a commit succeeded (the commit
    * stands; the next checkpoint covers it). @default a WARN line on the `data-subscriber.delta` logger
    */
@@ -94,7 +100,7 @@ export class DeltaTable {
 
   /** @throws {TableError} when the store holds no Delta table. */
   static async open(store: ObjectStore, options: WriterOptions = {}): Promise<DeltaTable> {
-    const snap = await loadSnapshot(store, (options.now ?? Date.now)());
+    const snap = await loadSnapshot(store, (options.now ?? Date.now)(), { anyProtocol: options.anyProtocol ?? false });
     if (!snap) throw new TableError(`No Delta table at ${store.url} (no _delta_log/ commits found)`);
     return new DeltaTable(store, snap, options);
   }
@@ -300,6 +306,19 @@ export class DeltaTable {
     }, commitOptions);
     await this.#maybeCheckpoint(version);
     return { version, adds, removes };
+  }
+
+  /**
+   * Commits a version that records an operation and changes no file (Spark's `VACUUM START`
+   * and `VACUUM END`): commitInfo only, then a checkpoint when due, as every commit here.
+   * @returns the version committed.
+   */
+  async commitOperation(operation: string, operationParameters: Record<string, string>, operationMetrics: Record<string, string>): Promise<number> {
+    await this.refresh();
+    const commitOptions: CommitOptions = { now: this.#now.bind(this), ...(this.#options.onRetry ? { onRetry: this.#options.onRetry } : {}) };
+    const version = await commit(this.store, this.snapshot, { actions: [], operation, operationParameters, operationMetrics, isBlindAppend: true }, commitOptions);
+    await this.#maybeCheckpoint(version);
+    return version;
   }
 
   /** All rows of the table (or of the given files), partition values included. */

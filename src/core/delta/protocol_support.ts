@@ -1,0 +1,72 @@
+/**
+ * What a table's protocol asks of readers and writers, as table features, and which of them
+ * the maintenance commands (`tables vacuum`) understand.
+ *
+ * A protocol names its features in `readerFeatures` / `writerFeatures` (reader version 3,
+ * writer version 7), or implies them by its legacy versions (PROTOCOL.md, "Writer Version
+ * Requirements" and "Reader Version Requirements"): writer 2 appendOnly and invariants, 3
+ * checkConstraints, 4 changeDataFeed and generatedColumns, 5 columnMapping, 6
+ * identityColumns; reader 2 columnMapping.
+ * @module
+ */
+import type { Protocol } from "./actions.ts";
+
+/** The features a protocol enables, reader and writer, by name (legacy versions included). */
+export function protocolFeatures(p: Protocol): { reader: string[]; writer: string[] } {
+  const reader = p.minReaderVersion >= 3 ? [...(p.readerFeatures ?? [])] : p.minReaderVersion === 2 ? ["columnMapping"] : [];
+  let writer: string[];
+  if (p.minWriterVersion >= 7) writer = [...(p.writerFeatures ?? [])];
+  else {
+    const legacy: [number, string][] = [
+      [2, "appendOnly"], [2, "invariants"], [3, "checkConstraints"], [4, "changeDataFeed"], [4, "generatedColumns"],
+      [5, "columnMapping"], [6, "identityColumns"],
+    ];
+    writer = legacy.filter(([v]) => p.minWriterVersion >= v).map(([, name]) => name);
+  }
+  return { reader, writer };
+}
+
+/**
+ * The features `tables vacuum` understands, and why each is safe for it. Vacuum writes two
+ * commits that hold only a commitInfo (no data, no schema, no protocol change) and deletes
+ * files that no version within the retention references; so a feature is understood here
+ * when it puts no file in the table's folder that the `add` and `remove` actions do not name
+ * (or puts them where vacuum never looks), and asks nothing of a commit without data.
+ *
+ * Not understood, so refused: `deletionVectors` (DV files in the table's root are named only
+ * inside the descriptors of `add` actions), `v2Checkpoint` (sidecar files, checkpoints this
+ * library cannot read), `domainMetadata`, `rowTracking` and `clustering` (domain metadata a
+ * checkpoint written here would drop), `inCommitTimestamp` (every commit must carry one),
+ * `icebergCompatV1`/`V2` (Iceberg metadata in `metadata/`), `checkpointProtection`,
+ * `catalogManaged`, and every name not in this list.
+ */
+export const VACUUM_FEATURES: ReadonlyMap<string, string> = new Map([
+  ["appendOnly", "vacuum removes no file from the table's state"],
+  ["invariants", "vacuum writes no data"],
+  ["checkConstraints", "vacuum writes no data"],
+  ["generatedColumns", "vacuum writes no data"],
+  ["identityColumns", "vacuum writes no data"],
+  ["allowColumnDefaults", "vacuum writes no data"],
+  ["columnMapping", "data files are named by add actions as always; vacuum changes no schema"],
+  ["timestampNtz", "vacuum writes no data"],
+  ["typeWidening", "vacuum changes no schema"],
+  ["typeWidening-preview", "vacuum changes no schema"],
+  ["variantType", "vacuum writes no data"],
+  ["variantType-preview", "vacuum writes no data"],
+  ["changeDataFeed", "vacuum never lists or deletes anything under _change_data/"],
+  ["vacuumProtocolCheck", "vacuum checks the whole write protocol (this check) before it deletes anything"],
+]);
+
+/**
+ * The features of `p`, reader's and writer's, that `tables vacuum` does not understand,
+ * sorted; empty when it may vacuum the table. Per the `vacuumProtocolCheck` feature, vacuum
+ * checks the writer protocol of every table, whether or not the feature is enabled.
+ */
+export function unsupportedForVacuum(p: Protocol): string[] {
+  const { reader, writer } = protocolFeatures(p);
+  const unknown = new Set<string>();
+  for (const f of [...reader, ...writer]) if (!VACUUM_FEATURES.has(f)) unknown.add(f);
+  if (p.minReaderVersion > 3) unknown.add(`reader version ${p.minReaderVersion}`);
+  if (p.minWriterVersion > 7) unknown.add(`writer version ${p.minWriterVersion}`);
+  return [...unknown].sort();
+}
