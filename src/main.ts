@@ -17,7 +17,9 @@ import { type FlagSpec, nearest, parseArgs, UsageError } from "./cli/args.ts";
 import { type CompletionSpec, completionScript, installHelp, type Shell, SHELLS } from "./cli/completion.ts";
 import { initPackages, packageRows, produce, status } from "./app/commands.ts";
 import { dependencyNames, prepareRun } from "./app/run.ts";
-import { describeTables, formatDescriptions, formatHistory, formatVacuum, parseRetention, tableHistory, vacuumTables } from "./app/tables_maintenance.ts";
+import {
+  describeTables, formatDescriptions, formatHistory, formatOptimize, formatVacuum, optimizeTables, parsePartitionFilter, parseRetention, tableHistory, vacuumTables,
+} from "./app/tables_maintenance.ts";
 import { RunHealth } from "./telemetry/run_health.ts";
 import { failureKind, OutageError } from "./core/retry/failure_kind.ts";
 import { parseRestartPosition, resetCheckpoints, ResetRefusedError, shardStates } from "./app/checkpoints_reset.ts";
@@ -60,7 +62,7 @@ const LOG_KEYS: Key[] = ["logLevel", "logFormat"];
 /** Every configuration key: `run` uses them all. */
 const CONFIG_FLAGS: FlagSpec[] = [CONFIG_FLAG, ...keyFlags(...(Object.keys(KEYS) as Key[])), HELP_FLAG];
 
-/** Where the tables are and how to reach S3: the flags of `tables describe`, `history` and `vacuum`. */
+/** Where the tables are and how to reach S3: the flags of `tables describe`, `history`, `optimize` and `vacuum`. */
 const TABLE_FLAGS: FlagSpec[] = [CONFIG_FLAG, ...keyFlags(...LOCATION_KEYS, "region", "profile", "endpointUrl", "s3EndpointUrl", ...LOG_KEYS), HELP_FLAG];
 /** The order tables' names, offered by completion as the TABLE arguments. */
 const ORDER_TABLE_NAMES = ["events", "orders", "orders_items", "package_table", "quarantine"] as const;
@@ -213,6 +215,41 @@ const COMMANDS: Record<string, Command> = {
       return EXIT.done;
     },
   },
+  "tables optimize": {
+    summary: "compact small files into files of the target size (OPTIMIZE, dataChange false); safe beside running subscribers",
+    usage: "data-subscriber tables optimize [TABLE...] [--where 'col=value'] [--target-size 128MiB] [--min-files N] [--json]",
+    flags: [
+      { name: "where", doc: "only the partitions matching: \"order_date = '2026-01-01'\", \"region IS NULL\", joined by AND (partition columns only)" },
+      { name: "target-size", doc: "files smaller than this are compacted, into files of about this size (default 128MiB)" },
+      { name: "min-files", doc: "compact a partition only when it holds at least this many small files (default 2)" },
+      { name: "json", boolean: true, doc: "print one JSON document: {tables: [{name, url, version, numRemovedFiles, numAddedFiles, filesBefore, filesAfter, ...}]}" },
+      ...TABLE_FLAGS,
+    ],
+    args: ORDER_TABLE_NAMES,
+    helpNotes: () => [
+      "TABLE: a table's name (default: every table, as status lists them), or its folder or URI.",
+      "Per partition, the live files below the target size are packed, smallest first, into bins of up to the target size;",
+      "each bin becomes one file, and one commit (Spark's OPTIMIZE commitInfo) removes the old files and adds the new ones",
+      "with dataChange false. Appends committed meanwhile never conflict; a bin whose file another commit removed meanwhile",
+      "is dropped. The old files stay for time travel until 'tables vacuum' deletes them after the retention.",
+      "Every table's features are checked before any is changed: a feature optimize does not understand (deletion vectors,",
+      "column mapping, ...) exits 1 naming it and changes nothing anywhere.",
+    ],
+    async action({ settings, args }) {
+      const json = args.booleans.has("json");
+      const where = args.values.where;
+      const target = args.values["target-size"];
+      const minFiles = args.values["min-files"];
+      if (minFiles !== undefined && !/^[1-9]\d*$/.test(minFiles)) throw new UsageError(`'--min-files' must be a whole number of 1 or more: got '${minFiles}'`);
+      const reports = await optimizeTables(settings, args.positionals, {
+        ...(where !== undefined ? { partitionFilter: parsePartitionFilter(where) } : {}),
+        ...(target !== undefined ? { targetFileSize: byteSize(target, "target-size") } : {}),
+        ...(minFiles !== undefined ? { minFiles: Number(minFiles) } : {}),
+      }, json ? undefined : (r) => console.log(formatOptimize(r)));
+      if (json) console.log(JSON.stringify({ tables: reports }, null, 2));
+      return EXIT.done;
+    },
+  },
   "tables vacuum": {
     summary: "delete files no version within the retention references (orphans of crashed writers too); --dry-run lists them",
     usage: "data-subscriber tables vacuum [TABLE...] [--retain DURATION] [--dry-run] [--force] [--json]",
@@ -300,7 +337,7 @@ const COMMANDS: Record<string, Command> = {
 
 /** Groups of subcommands (`tables init-packages`): what `tables --help` says of the group. */
 const GROUPS: Record<string, string> = {
-  tables: "create the tables that must exist before the first run; describe, show the history of and vacuum the tables",
+  tables: "create the tables that must exist before the first run; describe, show the history of, optimize and vacuum the tables",
   checkpoints: "change the shard checkpoints (where each shard resumes): an operator's decisions",
 };
 

@@ -1,5 +1,5 @@
 /**
- * `tables describe`, `tables history` and `tables vacuum`: the tables resolved as `status`
+ * `tables describe`, `tables history`, `tables optimize` and `tables vacuum`: the tables resolved as `status`
  * resolves them (the order tables under the tables root, or those of the tables file), each
  * read through the same object store adapters as the subscriber.
  * @module
@@ -13,6 +13,7 @@ import { DeltaTable } from "../core/delta/table.ts";
 import { describeTable, type TableDescription } from "../core/delta/table_describe.ts";
 import { type HistoryEntry, readHistory } from "../core/delta/table_history.ts";
 import { parseInterval } from "../core/delta/table_properties.ts";
+import { checkOptimizable, optimize, type OptimizeResult, type PartitionFilter } from "../core/delta/optimize.ts";
 import { checkVacuumable, formatDuration, planVacuum, type VacuumPlan, vacuum, VacuumRetentionError, type VacuumResult } from "../core/delta/vacuum.ts";
 import { chooseDomain } from "./domains.ts";
 
@@ -182,6 +183,77 @@ export function formatVacuum(r: VacuumReport): string {
   if (r.dryRun) return [head, ...r.files.map((f) => `  would delete ${f.key}  ${formatBytes(f.size)}  modified ${new Date(f.lastModified).toISOString()}`)].join("\n");
   const done = r as VacuumResult;
   return `${head}\n  deleted ${done.deleted} file(s); VACUUM START at version ${done.startVersion}, VACUUM END at version ${done.endVersion}`;
+}
+
+/**
+ * Reads `--where`: partition conditions `col = value` (the value as the log writes it,
+ * quoted or not) or `col IS NULL`, joined by AND.
+ * @throws {UsageError} saying what was expected.
+ */
+export function parsePartitionFilter(text: string): PartitionFilter {
+  const filter: Record<string, string | null> = {};
+  for (const part of text.split(/\s+and\s+/i)) {
+    const eq = /^\s*`?([^`=\s]+)`?\s*=\s*(?:'((?:[^']|'')*)'|"([^"]*)"|([^'"\s]+))\s*$/.exec(part);
+    const isNull = /^\s*`?([^`=\s]+)`?\s+is\s+null\s*$/i.exec(part);
+    if (eq) filter[eq[1]!] = eq[2] !== undefined ? eq[2].replaceAll("''", "'") : (eq[3] ?? eq[4])!;
+    else if (isNull) filter[isNull[1]!] = null;
+    else throw new UsageError(`'--where' must be partition conditions like "order_date = '2026-01-01'" or "region IS NULL", joined by AND: got '${text}'`);
+  }
+  return filter;
+}
+
+/** One table's part of `tables optimize`. */
+export type OptimizeReport = NamedTable & OptimizeResult & { seconds: number };
+
+/**
+ * `tables optimize`: every table is opened and its features checked before any is
+ * compacted, so a refusal changes nothing anywhere. A named table that is missing is an
+ * error; of all tables (none named), missing ones are skipped.
+ */
+export async function optimizeTables(
+  settings: Settings,
+  names: readonly string[],
+  options: { targetFileSize?: number; minFiles?: number; partitionFilter?: PartitionFilter },
+  onTable: (report: OptimizeReport) => void = () => {},
+): Promise<OptimizeReport[]> {
+  const opened: { t: NamedTable; table: DeltaTable }[] = [];
+  for (const t of await resolveTables(settings, names)) {
+    try {
+      opened.push({ t, table: await openTable(t, settings) });
+    } catch (err) {
+      if (err instanceof TableError && names.length === 0) continue;
+      throw err;
+    }
+  }
+  for (const { t, table } of opened) {
+    checkOptimizable(table);
+    const partitionColumns = table.snapshot.partitionColumns;
+    for (const c of Object.keys(options.partitionFilter ?? {})) {
+      if (!partitionColumns.includes(c)) {
+        throw new UsageError(`Cannot optimize '${t.name}' with --where: '${c}' is not a partition column (${partitionColumns.length ? `they are ${partitionColumns.join(", ")}` : "the table is not partitioned"}); OPTIMIZE can only be limited to partitions`);
+      }
+    }
+  }
+  const out: OptimizeReport[] = [];
+  for (const { t, table } of opened) {
+    const started = performance.now();
+    const res = await optimize(table, options);
+    const report = { ...t, ...res, seconds: Math.round(performance.now() - started) / 1000 };
+    onTable(report);
+    out.push(report);
+  }
+  return out;
+}
+
+/** One table's `tables optimize` as text. */
+export function formatOptimize(r: OptimizeReport): string {
+  const head = `${r.name}  ${r.url}`;
+  if (r.version === null) {
+    return `${head}: nothing to compact (${r.filesBefore} live file(s)${r.binsSkipped ? `; ${r.binsSkipped} bin(s) dropped: a concurrent commit removed their files` : ""}) in ${r.seconds} s`;
+  }
+  return `${head}: ${r.numRemovedFiles} file(s) (${formatBytes(r.numRemovedBytes)}) compacted into ${r.numAddedFiles} (${formatBytes(r.numAddedBytes)}), ${r.rows} rows, ` +
+    `in ${r.partitionsOptimized} partition(s); live files ${r.filesBefore} → ${r.filesAfter}; OPTIMIZE at version ${r.version} in ${r.seconds} s` +
+    (r.binsSkipped ? `; ${r.binsSkipped} bin(s) dropped: a concurrent commit removed their files (run it again)` : "");
 }
 
 /** `1.5 MiB`, `812 B`. */

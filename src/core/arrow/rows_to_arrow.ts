@@ -50,9 +50,17 @@ const makeData = arrow.makeData as unknown as (props: { type: arrow.DataType } &
  * @throws {SchemaError} naming the column, the expected type and the value found.
  */
 export function rowsToArrow(schema: StructType, rows: readonly Row[]): BuiltBatch {
+  return columnsToArrow(schema, extractColumns(schema.fields.map((f) => f.name), rows), rows.length);
+}
+
+/**
+ * {@link rowsToArrow} from values already split by column: `columns[k]` holds the values of
+ * `schema.fields[k]`, each array `numRows` long (the values of `dataValues`, for a rewrite).
+ * @throws {SchemaError} as {@link rowsToArrow}.
+ */
+export function columnsToArrow(schema: StructType, columns: readonly unknown[][], numRows: number): BuiltBatch {
   const children: arrow.Data[] = [];
   const stats = new Map<string, ColumnStats>();
-  const columns = extractColumns(schema.fields.map((f) => f.name), rows);
   schema.fields.forEach((f, k) => {
     const built = buildColumn(f.type, f.nullable, columns[k]!, f.name);
     children.push(built.data);
@@ -61,11 +69,11 @@ export function rowsToArrow(schema: StructType, rows: readonly Row[]): BuiltBatc
   const aSchema = arrowSchema(schema);
   const structData = makeData({
     type: new arrow.Struct(aSchema.fields),
-    length: rows.length,
+    length: numRows,
     nullCount: 0,
     children,
   });
-  return { batch: new arrow.RecordBatch(aSchema, structData as arrow.Data<arrow.Struct>), stats: { kind: "struct", fields: stats }, numRows: rows.length };
+  return { batch: new arrow.RecordBatch(aSchema, structData as arrow.Data<arrow.Struct>), stats: { kind: "struct", fields: stats }, numRows };
 }
 
 interface Built {

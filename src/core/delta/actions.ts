@@ -47,6 +47,8 @@ export interface Remove {
   extendedFileMetadata?: boolean;
   partitionValues?: Record<string, string | null> | null;
   size?: number | null;
+  /** Spark (3.x/4.x) writes `{"numRecords":n}` here on rewrites. */
+  stats?: string | null;
   tags?: Record<string, string> | null;
 }
 

@@ -14,13 +14,21 @@ export interface CommitRequest {
   actions: Action[];
   /** Spark's operation name: `WRITE`, `MERGE`, `CREATE TABLE`, … */
   operation: string;
-  /** Shown in commitInfo; values are strings, as Spark writes them. */
-  operationParameters?: Record<string, string>;
+  /**
+   * Shown in commitInfo; values are strings, as Spark writes them (OPTIMIZE's `auto` is the
+   * one boolean Spark writes).
+   */
+  operationParameters?: Record<string, string | boolean>;
   operationMetrics?: Record<string, string>;
   /** Only adds (and txns): concurrent commits of others never conflict with it. */
   isBlindAppend: boolean;
   /** Paths of files this commit read (a rewrite): a winner removing one of them aborts it. */
   readPaths?: ReadonlySet<string>;
+  /**
+   * commitInfo's `isolationLevel`. @default `WriteSerializable` for blind appends, else
+   * `Serializable` (Spark's OPTIMIZE writes `SnapshotIsolation`)
+   */
+  isolationLevel?: string;
 }
 
 export interface CommitOptions {
@@ -62,7 +70,7 @@ export async function commit(store: ObjectStore, snapshot: Snapshot, req: Commit
         operation: req.operation,
         operationParameters: req.operationParameters ?? {},
         ...(snapshot.version >= 0 ? { readVersion: snapshot.version } : {}),
-        isolationLevel: req.isBlindAppend ? "WriteSerializable" : "Serializable",
+        isolationLevel: req.isolationLevel ?? (req.isBlindAppend ? "WriteSerializable" : "Serializable"),
         isBlindAppend: req.isBlindAppend,
         operationMetrics: req.operationMetrics ?? {},
         engineInfo: ENGINE_INFO,
@@ -83,6 +91,12 @@ export async function commit(store: ObjectStore, snapshot: Snapshot, req: Commit
       if (!winner) {
         if (v === version) throw new Error(`${store.url}: version ${version} exists but could not be read`);
         break;
+      }
+      // Our own commit, whose creation was answered as lost (a retried request after the
+      // first was applied): it stands, at that version.
+      if (winner.some((a) => a.commitInfo?.txnId === txnId)) {
+        snapshot.apply(v, winner);
+        return v;
       }
       checkConflicts(v, winner, appIds, req.readPaths);
       snapshot.apply(v, winner);

@@ -1,6 +1,6 @@
 /**
  * What a table's protocol asks of readers and writers, as table features, and which of them
- * the maintenance commands (`tables vacuum`) understand.
+ * the maintenance commands (`tables vacuum`, `tables optimize`) understand.
  *
  * A protocol names its features in `readerFeatures` / `writerFeatures` (reader version 3,
  * writer version 7), or implies them by its legacy versions (PROTOCOL.md, "Writer Version
@@ -66,6 +66,41 @@ export function unsupportedForVacuum(p: Protocol): string[] {
   const { reader, writer } = protocolFeatures(p);
   const unknown = new Set<string>();
   for (const f of [...reader, ...writer]) if (!VACUUM_FEATURES.has(f)) unknown.add(f);
+  if (p.minReaderVersion > 3) unknown.add(`reader version ${p.minReaderVersion}`);
+  if (p.minWriterVersion > 7) unknown.add(`writer version ${p.minWriterVersion}`);
+  return [...unknown].sort();
+}
+
+/**
+ * The features `tables optimize` (and auto-compaction) understands, and why each is safe for
+ * it. OPTIMIZE reads every row of some live files by column name and writes them again,
+ * unchanged, into new files it names in `add` actions with `dataChange` false, removing the
+ * old ones; so a feature is understood when files read that way hold every row of the table
+ * as the log says, and writing the same rows again under the same schema satisfies it.
+ *
+ * Not understood, so refused: `columnMapping` (columns are stored under physical names),
+ * `deletionVectors` (rows of a file may be deleted), `timestampNtz`, `variantType` and
+ * `typeWidening` (types this writer does not write, or files of older types), `rowTracking`
+ * (row ids and commit versions must be kept through a rewrite), `domainMetadata`,
+ * `clustering`, `v2Checkpoint`, `inCommitTimestamp`, `icebergCompat*`,
+ * `checkpointProtection`, `catalogManaged`, and every name not in this list.
+ */
+export const OPTIMIZE_FEATURES: ReadonlyMap<string, string> = new Map([
+  ["appendOnly", "OPTIMIZE only rearranges data (dataChange false), which PROTOCOL.md allows in append-only tables"],
+  ["invariants", "the rows written are the rows read, which met the invariants"],
+  ["checkConstraints", "the rows written are the rows read, which met the constraints"],
+  ["generatedColumns", "the rows written are the rows read, generated values included"],
+  ["identityColumns", "the rows written are the rows read; no identity value is made"],
+  ["allowColumnDefaults", "no row is made, so no default is applied"],
+  ["changeDataFeed", "a dataChange=false rewrite has no change data (Spark writes no cdc files for OPTIMIZE)"],
+  ["vacuumProtocolCheck", "it concerns vacuum only"],
+]);
+
+/** The features of `p` that `tables optimize` does not understand, sorted; empty when it may compact the table. */
+export function unsupportedForOptimize(p: Protocol): string[] {
+  const { reader, writer } = protocolFeatures(p);
+  const unknown = new Set<string>();
+  for (const f of [...reader, ...writer]) if (!OPTIMIZE_FEATURES.has(f)) unknown.add(f);
   if (p.minReaderVersion > 3) unknown.add(`reader version ${p.minReaderVersion}`);
   if (p.minWriterVersion > 7) unknown.add(`writer version ${p.minWriterVersion}`);
   return [...unknown].sort();

@@ -75,8 +75,10 @@ export interface WriteOptions {
 export interface RewriteOptions extends WriteOptions {
   /** commitInfo operation. @default "MERGE" */
   operation?: string;
-  operationParameters?: Record<string, string>;
+  operationParameters?: Record<string, string | boolean>;
   operationMetrics?: Record<string, string>;
+  /** commitInfo's `isolationLevel` (see `CommitRequest`). */
+  isolationLevel?: string;
 }
 
 /**
@@ -284,10 +286,12 @@ export class DeltaTable {
 
   /**
    * Commits already written files (and removes), then checkpoints when due.
-   * @throws {TableError} when `removes` is not empty and the table is append-only.
+   * @throws {TableError} when a remove changes data (`dataChange` true) and the table is
+   * append-only (PROTOCOL.md: an append-only table's new entries may rearrange its data, as
+   * OPTIMIZE does with `dataChange` false, but never change or remove it).
    */
   async commitFiles(adds: Add[], removes: Remove[], options: RewriteOptions & { operation: string }): Promise<WriteResult> {
-    if (removes.length > 0) this.#checkRemovesAllowed();
+    if (removes.some((r) => r.dataChange)) this.#checkRemovesAllowed();
     const txns = (options.txns ?? []).map((t) => ({ ...t, lastUpdated: t.lastUpdated ?? this.#now() }));
     const numRows = adds.reduce((n, a) => n + (a.stats ? (JSON.parse(a.stats) as { numRecords: number }).numRecords : 0), 0);
     const commitOptions: CommitOptions = { now: this.#now.bind(this), ...(this.#options.onRetry ? { onRetry: this.#options.onRetry } : {}) };
@@ -303,6 +307,7 @@ export class DeltaTable {
       },
       isBlindAppend: removes.length === 0,
       readPaths: new Set(removes.map((r) => r.path)),
+      ...(options.isolationLevel !== undefined ? { isolationLevel: options.isolationLevel } : {}),
     }, commitOptions);
     await this.#maybeCheckpoint(version);
     return { version, adds, removes };

@@ -57,16 +57,63 @@ export function writeParquet(batches: readonly arrow.RecordBatch[], options: Par
   initParquet();
   const ipc = arrow.tableToIPC(new arrow.Table(batches as arrow.RecordBatch[]), "stream");
   const table = pq.Table.fromIPCStream(ipc);
-  const props = new pq.WriterPropertiesBuilder()
+  const out = pq.writeParquet(table, writerProperties(options));
+  noteGarbage(ipc.length * 2);
+  return out;
+}
+
+/**
+ * Encodes record batches as one Parquet file, as {@link writeParquet} does, taking them one
+ * at a time from `batches`: each is handed to the encoder and dropped, and a row group is
+ * encoded (and its pages compressed) as soon as it is full, so memory holds the current
+ * batch, the row group being filled and the encoded file, never all the batches at once.
+ */
+export async function writeParquetStream(batches: AsyncIterable<arrow.RecordBatch>, options: ParquetWriteOptions = {}): Promise<Uint8Array> {
+  initParquet();
+  const it = batches[Symbol.asyncIterator]();
+  const input = new ReadableStream<pq.RecordBatch>({
+    async pull(ctl) {
+      const next = await it.next();
+      if (next.done) {
+        ctl.close();
+        return;
+      }
+      const ipc = arrow.tableToIPC(new arrow.Table([next.value]), "stream");
+      for (const rb of pq.Table.fromIPCStream(ipc).recordBatches()) ctl.enqueue(rb);
+      noteGarbage(ipc.length * 2);
+    },
+    async cancel(reason) {
+      await it.return?.(reason);
+    },
+  });
+  const out = await pq.transformParquetStream(input, writerProperties(options));
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = (out as ReadableStream<Uint8Array>).getReader();
+  for (;;) {
+    const r = await reader.read();
+    if (r.done) break;
+    chunks.push(r.value);
+    total += r.value.length;
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const file = new Uint8Array(total);
+  let pos = 0;
+  for (const c of chunks) {
+    file.set(c, pos);
+    pos += c.length;
+  }
+  return file;
+}
+
+function writerProperties(options: ParquetWriteOptions): pq.WriterProperties {
+  return new pq.WriterPropertiesBuilder()
     .setCompression(CODECS[options.codec ?? "zstd"])
     .setWriterVersion(pq.WriterVersion.V1)
     .setMaxRowGroupSize(options.rowGroupSize ?? 1_048_576)
     .setDictionaryEnabled(options.dictionary ?? false)
     .setCreatedBy("data-subscriber")
     .build();
-  const out = pq.writeParquet(table, props);
-  noteGarbage(ipc.length * 2);
-  return out;
 }
 
 /** Decodes a Parquet file (INT96 timestamps included) into an Arrow table. */
