@@ -18,7 +18,7 @@ DEFINES := --define 'DS_BUILD_COMMIT="$(BUILD_COMMIT)"' --define 'DS_BUILD_DATE=
 export DS_PYTHON := $(CURDIR)/$(PY)
 
 SEEDS ?= 100
-.PHONY: sim all demo demo-clickstream test test-bun test-deno check build release bench bench-writer bench-startup clean
+.PHONY: sim all demo demo-clickstream test test-bun test-deno check build release bench bench-writer bench-maintenance bench-startup clean
 
 all: test
 
@@ -93,6 +93,10 @@ bench: node_modules/.installed
 ## 1,000,000 rows through this Delta writer and through delta-rs.
 bench-writer: node_modules/.installed $(VENV)/.installed
 	$(BUN) tests/bench/bench_writer.ts
+
+## Compacting 10,000 small files (1M rows): tables optimize beside delta-rs' optimize.compact().
+bench-maintenance: node_modules/.installed $(VENV)/.installed $(BIN)
+	DS_BIN=$(BIN) $(BUN) tests/bench/bench_maintenance.ts
 
 ## Binary size, cold start to the first poll, idle RSS.
 bench-startup: $(BIN)
