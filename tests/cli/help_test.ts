@@ -63,7 +63,7 @@ describe("per-command help", () => {
     assert.match(tables.stdout, /\n {2}describe +per table: version, protocol/);
     assert.match(tables.stdout, /\n {2}history +a table's commits, newest first/);
     assert.match(tables.stdout, /\n {2}vacuum +delete files no version within the retention references/);
-    for (const [sub, flags] of [["describe", ["--json", "--target-size <value>", "--tables-root <value>", "--tables <value>"]], ["history", ["--limit <value>", "--json"]], ["vacuum", ["--retain <value>", "--dry-run", "--force", "--json", "--s3-endpoint-url <value>"]]] as const) {
+    for (const [sub, flags] of [["describe", ["--json", "--target-size <value>", "--tables-root <value>", "--tables <value>"]], ["history", ["--limit <value>", "--json"]], ["optimize", ["--where <value>", "--target-size <value>", "--min-files <value>", "--json"]], ["vacuum", ["--retain <value>", "--dry-run", "--force", "--json", "--s3-endpoint-url <value>"]]] as const) {
       const help = await runCli(["tables", sub, "--help"], {});
       assert.equal(help.code, 0, help.stderr);
       for (const f of flags) assert.ok(help.stdout.includes(`--${f.slice(2)}`), `tables ${sub} --help lists ${f}:\n${help.stdout}`);
@@ -134,7 +134,7 @@ describe("shell completion", () => {
     };
     assert.deepEqual(complete(["data-subscriber", "ru"]), ["run"]);
     assert.deepEqual(complete(["data-subscriber", ""]), ["run", "demo", "produce", "status", "tables", "checkpoints", "completion", "version", "help"]);
-    assert.deepEqual(complete(["data-subscriber", "tables", ""]), ["init-packages", "describe", "history", "vacuum"]);
+    assert.deepEqual(complete(["data-subscriber", "tables", ""]), ["init-packages", "describe", "history", "optimize", "vacuum"]);
     assert.deepEqual(complete(["data-subscriber", "tables", "vacuum", "--d"]), ["--dry-run"]);
     assert.deepEqual(complete(["data-subscriber", "tables", "history", "--l"]), ["--limit", "--log-level", "--log-format"]);
     assert.deepEqual(complete(["data-subscriber", "checkpoints", "r"]), ["reset"]);
