@@ -1,4 +1,5 @@
 /** Errors of the Delta writer, each a class so callers never match on messages. @module */
+import type { SchemaMismatch } from "../schema/schema_adoption.ts";
 
 /** A commit could not be made because a concurrent commit changed what it relied on. */
 export class CommitConflictError extends Error {
@@ -43,4 +44,24 @@ export class VersionRaceLostError extends Error {
 /** The table is missing, or is not a Delta table this library can read or write. */
 export class TableError extends Error {
   override name = "TableError";
+}
+
+/**
+ * An existing table's schema cannot take what is written into it without losing data: each
+ * mismatch names the column, the table's type (`found`) and what is written (`expected`).
+ * Only the `missing` ones (produced columns the table lacks) can be fixed by schema evolution.
+ */
+export class SchemaMismatchError extends TableError {
+  override name = "SchemaMismatchError";
+  constructor(readonly url: string, readonly mismatches: readonly SchemaMismatch[], readonly table?: string) {
+    super(
+      `the ${table !== undefined ? `${table} table` : "table"} at ${url} exists with a schema that cannot take what is written into it without losing data:\n` +
+        mismatches.map((m) => `  - ${m.column}: found ${m.found}, expected ${m.expected} (${m.reason})`).join("\n"),
+    );
+  }
+
+  /** The produced columns the table lacks: what schema evolution would add. */
+  get missing(): string[] {
+    return this.mismatches.filter((m) => m.missing).map((m) => m.column);
+  }
 }
