@@ -100,10 +100,10 @@ export function schemaMismatchMessage(err: SchemaMismatchError): string {
   const others = err.mismatches.length - missing.length;
   const evolve = missing.length === 0
     ? "(1) schema evolution cannot help here: it only adds missing columns (change the table's columns with Spark if they must stay)"
-    : `(1) start once with --evolve-schema (EVOLVE_SCHEMA=true) to add ${missing.join(", ")} to the table as nullable column(s), ` +
-      `in one metaData commit as Spark's mergeSchema makes (older rows read them as null; the table's partitioning, properties and protocol are kept)` +
+    : `(1) start with --evolve-schema (EVOLVE_SCHEMA=true) to add ${missing.join(", ")} as nullable column(s), ` +
+      `in one metaData commit per table as Spark's mergeSchema makes (older rows read them as null; partitioning, properties and protocol are kept)` +
       (others > 0 ? `; the other column(s) above cannot be fixed that way` : "");
-  return `Cannot start: ${err.message}\nTwo ways out: ${evolve}; or (2) write to a new location (--tables-root, or the table's name setting) and keep this table as it is.`;
+  return `Cannot start: ${err.message}\nTwo ways out: ${evolve}; or (2) write to a new location (--tables-root, or the table's name setting such as --orders-table) and keep the table as it is.`;
 }
 
 /** How logs and `/readyz` name the store and the stream. */

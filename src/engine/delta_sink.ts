@@ -1,5 +1,5 @@
 import type { Add, Remove, Txn } from "../core/delta/actions.ts";
-import { ConcurrentDeleteReadError, ConcurrentTransactionError, SchemaMismatchError, TableError } from "../core/delta/errors.ts";
+import { ConcurrentDeleteReadError, ConcurrentTransactionError, SchemaMismatchError, TableError, type TableMismatches } from "../core/delta/errors.ts";
 import { DeltaTable, type WriterOptions } from "../core/delta/table.ts";
 import type { UserRecord } from "../core/kinesis/records.ts";
 import { POLICIES } from "../core/retry/policies.ts";
@@ -128,17 +128,25 @@ export class DeltaSink<V, D> implements BatchSink {
       return store;
     };
     const tables = new Map<string, DeltaTable>();
-    for (const t of [...domain.tables, QUARANTINE_TABLE]) {
-      let table: DeltaTable;
+    // Every table is looked at before anything is refused or evolved: one message names every
+    // column to fix, and no table's schema is evolved while another table refuses the start.
+    const mismatched: TableMismatches[] = [];
+    const toEvolve: DomainTable<unknown, unknown>[] = [];
+    const evolve = options.writer?.evolveSchema ?? false;
+    for (const t of [...domain.tables, QUARANTINE_TABLE] as DomainTable<unknown, unknown>[]) {
       try {
-        table = await DeltaTable.openOrCreate(storeOf(t.name), t.spec, writer(t.name));
+        tables.set(t.name, await DeltaTable.openOrCreate(storeOf(t.name), t.spec, { ...writer(t.name), evolveSchema: false }));
       } catch (err) {
-        if (err instanceof SchemaMismatchError) throw new SchemaMismatchError(err.url, err.mismatches, t.name);
-        throw err;
+        if (!(err instanceof SchemaMismatchError)) throw err;
+        mismatched.push(...err.tables.map((m) => ({ ...m, table: t.name })));
+        if (evolve && err.mismatches.every((m) => m.missing)) toEvolve.push(t);
       }
+    }
+    if (mismatched.length > toEvolve.length) throw new SchemaMismatchError(mismatched);
+    for (const t of toEvolve) tables.set(t.name, await DeltaTable.openOrCreate(storeOf(t.name), t.spec, writer(t.name)));
+    for (const [name, table] of tables) {
       const adopted = table.adoption?.filter((c) => c.how !== undefined || c.from?.name !== c.field.name);
-      if (adopted && adopted.length > 0) options.events?.tableAdopted?.(t.name, adopted.map((c) => `${c.field.name}: ${c.how ?? `from ${c.from!.name}`}`));
-      tables.set(t.name, table);
+      if (adopted && adopted.length > 0) options.events?.tableAdopted?.(name, adopted.map((c) => `${c.field.name}: ${c.how ?? `from ${c.from!.name}`}`));
     }
     let prepared: DeltaTable | undefined;
     if (domain.prepare) {

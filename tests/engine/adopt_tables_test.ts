@@ -132,7 +132,7 @@ test("a table whose schema cannot take the rows stops the start, naming the tabl
   await DeltaTable.openOrCreate(stores.orders, { schema: struct(s("order_id"), field("order_timestamp", "long"), field("region", "string", false)) });
   const err = await DeltaSink.open(orderDomain(), stores, { stream: "s", clock: systemClock, writer: { evolveSchema: true } }).then(() => undefined, (e: unknown) => e);
   assert.ok(err instanceof SchemaMismatchError, String(err));
-  assert.equal(err.table, "orders");
+  assert.deepEqual(err.tables.map((t) => t.table), ["orders"]);
   assert.match(err.message, /^the orders table at memory:\/\/orders exists with a schema that cannot take what is written into it without losing data:\n/);
   assert.match(err.message, /\n  - order_timestamp: found long, expected timestamp \(no lossless conversion from timestamp to long\)/);
   assert.match(err.message, /\n  - region: found string NOT NULL, expected nothing \(the table requires a value and nothing is produced for it\)/);
@@ -154,8 +154,27 @@ test("the declared domain adopts an existing table the same way, and evolves it 
 
   const narrow = { clicks: new MemoryStore("clicks"), quarantine: new MemoryStore("quarantine") };
   await DeltaTable.openOrCreate(narrow.clicks, { schema: struct(s("user")) });
-  await assert.rejects(DeltaSink.open(domain, narrow, { stream: "s", clock: systemClock }), (e: unknown) => e instanceof SchemaMismatchError && e.table === "clicks" && e.missing.join() === "at,n");
+  await assert.rejects(DeltaSink.open(domain, narrow, { stream: "s", clock: systemClock }), (e: unknown) => e instanceof SchemaMismatchError && e.tables[0]!.table === "clicks" && e.missing.join() === "at,n");
   const evolved: string[] = [];
   await DeltaSink.open(domain, narrow, { stream: "s", clock: systemClock, writer: { evolveSchema: true }, events: { schemaEvolved: (t, c, v) => evolved.push(`${t}:${c.join()}@${v}`) } });
   assert.deepEqual(evolved, ["clicks:at,n@1"]);
+});
+
+test("with schema evolution asked, no table is evolved while another table refuses the start, and both are named", async () => {
+  const stores = await originalTables();
+  stores.events = new MemoryStore("events");
+  await DeltaTable.openOrCreate(stores.events, { schema: struct(s("event_id"), s("event_type"), s("event_timestamp")) });
+  stores.orders = new MemoryStore("orders");
+  await DeltaTable.openOrCreate(stores.orders, { schema: struct(s("order_id"), field("order_timestamp", "long")) });
+  const err = await DeltaSink.open(orderDomain(), stores, { stream: "s", clock: systemClock, writer: { evolveSchema: true } }).then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof SchemaMismatchError, String(err));
+  assert.deepEqual(err.tables.map((t) => t.table), ["events", "orders"]);
+  assert.match(err.message, /^the events table at memory:\/\/events .*\n  - order_id: found absent, expected string \(the table has no such column\)\nthe orders table at memory:\/\/orders /);
+  assert.equal((await DeltaTable.open(stores.events)).version, 0, "events not evolved");
+  // Once orders is fixed (here: a new location), the evolution of events goes ahead.
+  stores.orders = new MemoryStore("orders_v2");
+  await DeltaSink.open(orderDomain(), stores, { stream: "s", clock: systemClock, writer: { evolveSchema: true } });
+  const events = await DeltaTable.open(stores.events);
+  assert.equal(events.version, 1);
+  assert.deepEqual(events.snapshot.schema.fields.map((f) => f.name), ["event_id", "event_type", "event_timestamp", "order_id"]);
 });

@@ -46,22 +46,38 @@ export class TableError extends Error {
   override name = "TableError";
 }
 
+/** One table's part of a {@link SchemaMismatchError}. */
+export interface TableMismatches {
+  url: string;
+  /** The table's name where the caller knows it. */
+  table?: string;
+  mismatches: readonly SchemaMismatch[];
+}
+
 /**
- * An existing table's schema cannot take what is written into it without losing data: each
- * mismatch names the column, the table's type (`found`) and what is written (`expected`).
- * Only the `missing` ones (produced columns the table lacks) can be fixed by schema evolution.
+ * Existing tables whose schemas cannot take what is written into them without losing data:
+ * each mismatch names the column, the table's type (`found`) and what is written
+ * (`expected`). Only the `missing` ones (produced columns a table lacks) can be fixed by
+ * schema evolution.
  */
 export class SchemaMismatchError extends TableError {
   override name = "SchemaMismatchError";
-  constructor(readonly url: string, readonly mismatches: readonly SchemaMismatch[], readonly table?: string) {
+  constructor(readonly tables: readonly TableMismatches[]) {
     super(
-      `the ${table !== undefined ? `${table} table` : "table"} at ${url} exists with a schema that cannot take what is written into it without losing data:\n` +
-        mismatches.map((m) => `  - ${m.column}: found ${m.found}, expected ${m.expected} (${m.reason})`).join("\n"),
+      tables.map((t) =>
+        `the ${t.table !== undefined ? `${t.table} table` : "table"} at ${t.url} exists with a schema that cannot take what is written into it without losing data:\n` +
+        t.mismatches.map((m) => `  - ${m.column}: found ${m.found}, expected ${m.expected} (${m.reason})`).join("\n")
+      ).join("\n"),
     );
   }
 
-  /** The produced columns the table lacks: what schema evolution would add. */
+  /** Every mismatch, of every table. */
+  get mismatches(): SchemaMismatch[] {
+    return this.tables.flatMap((t) => t.mismatches);
+  }
+
+  /** The produced columns the tables lack (`table.column` when the table is named): what schema evolution would add. */
   get missing(): string[] {
-    return this.mismatches.filter((m) => m.missing).map((m) => m.column);
+    return this.tables.flatMap((t) => t.mismatches.filter((m) => m.missing).map((m) => (t.table !== undefined && this.tables.length > 1 ? `${t.table}.${m.column}` : m.column)));
   }
 }

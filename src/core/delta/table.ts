@@ -194,7 +194,7 @@ export class DeltaTable {
       const plan = adoptSchema(produced, this.snapshot.schema);
       const missing = plan.mismatches.filter((m) => m.missing);
       if (plan.mismatches.length > missing.length || (missing.length > 0 && !this.#options.evolveSchema)) {
-        throw new SchemaMismatchError(this.store.url, plan.mismatches);
+        throw new SchemaMismatchError([{ url: this.store.url, mismatches: plan.mismatches }]);
       }
       if (missing.length === 0) {
         this.#adoption = plan.identical ? undefined : plan;
