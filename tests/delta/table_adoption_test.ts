@@ -120,3 +120,11 @@ test("a new table still gets the spec's schema and protocol 1/2, written as it i
   assert.equal(t.snapshot.metadata!.schemaString, JSON.stringify(produced.schema));
   assert.deepEqual(t.snapshot.protocol, { minReaderVersion: 1, minWriterVersion: 2 });
 });
+
+test("columns are matched ignoring case, as Spark does, and written under the table's spelling", async () => {
+  const store = new MemoryStore();
+  await DeltaTable.openOrCreate(store, { schema: struct(field("ID", "string"), field("At", "string")) });
+  const t = await DeltaTable.openOrCreate(store, { schema: struct(field("id", "string"), field("at", "timestamp")) });
+  await t.append([{ id: "a", at: 0n }]);
+  assert.deepEqual(await (await DeltaTable.open(store)).readRows(), [{ ID: "a", At: "1970-01-01 00:00:00" }]);
+});

@@ -26,7 +26,8 @@ export function adoptedBatch(columns: readonly ColumnAdoption[], rows: readonly 
   const direct: StructField[] = [];
   const converted: ColumnAdoption[] = [];
   for (const c of columns) {
-    if (c.from && !c.convert && sameArrowType(c.from, c.field)) direct.push({ ...c.from, nullable: c.field.nullable || c.from.nullable });
+    // Read under the produced name, built with the table's nullability (a NOT NULL table column only takes a NOT NULL produced one).
+    if (c.from && !c.convert && sameArrowType(c.from, c.field)) direct.push({ ...c.field, name: c.from.name });
     else converted.push(c);
   }
   const a = rowsToArrow({ type: "struct", fields: direct }, rows);
