@@ -44,7 +44,7 @@ const KEY_VALUES: Partial<Record<Key, { choices?: readonly string[]; file?: true
 
 /** The flags of configuration keys, documented from {@link KEYS}. */
 function keyFlags(...keys: Key[]): FlagSpec[] {
-  return keys.map((k) => ({ name: KEYS[k].flag, doc: KEYS[k].doc, ...KEY_VALUES[k] }));
+  return keys.map((k) => ({ name: KEYS[k].flag, doc: KEYS[k].doc, ...KEY_VALUES[k], ...("boolean" in KEYS[k] ? { boolean: true } : {}) }));
 }
 
 const CONFIG_FLAG: FlagSpec = { name: "config", doc: "INI config file in the original job's format (e.g. .aws/config)", file: true };
@@ -506,8 +506,8 @@ async function cli(argv: string[], env: Record<string, string | undefined>): Pro
     }
     if (args.positionals.length > 0 && !command.args) throw new UsageError(`'${name}' takes no argument '${args.positionals[0]}' (see '${name} --help')`);
     const flags: Partial<Record<Key, string>> = {};
-    for (const [k, spec] of Object.entries(KEYS) as [Key, { flag: string }][]) {
-      const value = args.values[spec.flag];
+    for (const [k, spec] of Object.entries(KEYS) as [Key, { flag: string; boolean?: true }][]) {
+      const value = spec.boolean ? (args.booleans.has(spec.flag) ? "true" : undefined) : args.values[spec.flag];
       if (value !== undefined) flags[k] = value;
     }
     const configPath = args.values.config ?? env.CONFIG_FILE;

@@ -4,6 +4,7 @@ import { kinesisConfig, s3Config } from "../adapters/aws_clients.ts";
 import { KinesisSource } from "../adapters/kinesis/kinesis_source.ts";
 import { ConfigError, joinUri, type Settings } from "../config/settings.ts";
 import { ShardStateStore } from "../core/shard_state/shard_state_store.ts";
+import { SchemaMismatchError } from "../core/delta/errors.ts";
 import { DeltaSink } from "../engine/delta_sink.ts";
 import type { FaultHook } from "../engine/fault_point.ts";
 import { Supervisor, type SupervisorEvents } from "../engine/supervisor.ts";
@@ -53,7 +54,7 @@ export async function prepareRun(settings: Settings, deps: RunDeps): Promise<Pre
         {
           stream: source.streamName,
           clock: systemClock,
-          writer: { codec: settings.compression },
+          writer: { codec: settings.compression, evolveSchema: settings.evolveSchema },
           ...(deps.fault ? { fault: deps.fault } : {}),
           events: sinkTelemetry(deps.metrics, logger("sink"), Object.keys(locations)),
         },
@@ -69,6 +70,7 @@ export async function prepareRun(settings: Settings, deps: RunDeps): Promise<Pre
       },
     },
   ).catch((err) => {
+    if (err instanceof SchemaMismatchError) throw new ConfigError(schemaMismatchMessage(err), { cause: err });
     throw err instanceof RetryExhaustedError ? new OutageError(dependencyOf(err.cause), err.failingForMs, err.cause) : err;
   });
   if (failingSince !== undefined) outages.recovered?.("start", systemClock.monoMs() - failingSince);
@@ -87,6 +89,21 @@ export async function prepareRun(settings: Settings, deps: RunDeps): Promise<Pre
     ...(deps.fault ? { fault: deps.fault } : {}),
   }, events);
   return { supervisor, sink: sink as DeltaSink<unknown, unknown>, source };
+}
+
+/**
+ * The message of a table whose schema cannot take the rows losslessly: the columns (from
+ * the error), then the two ways out.
+ */
+export function schemaMismatchMessage(err: SchemaMismatchError): string {
+  const missing = err.missing;
+  const others = err.mismatches.length - missing.length;
+  const evolve = missing.length === 0
+    ? "(1) schema evolution cannot help here: it only adds missing columns (change the table's columns with Spark if they must stay)"
+    : `(1) start with --evolve-schema (EVOLVE_SCHEMA=true) to add ${missing.join(", ")} as nullable column(s), ` +
+      `in one metaData commit per table as Spark's mergeSchema makes (older rows read them as null; partitioning, properties and protocol are kept)` +
+      (others > 0 ? `; the other column(s) above cannot be fixed that way` : "");
+  return `Cannot start: ${err.message}\nTwo ways out: ${evolve}; or (2) write to a new location (--tables-root, or the table's name setting such as --orders-table) and keep the table as it is.`;
 }
 
 /** How logs and `/readyz` name the store and the stream. */

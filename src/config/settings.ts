@@ -23,6 +23,8 @@ interface KeySpec {
   schema: v.GenericSchema<string, unknown>;
   /** An empty environment variable is a value (e.g. no log file), not "unset". */
   allowEmpty?: true;
+  /** Its flag takes no value: `--name` alone is `true`. */
+  boolean?: true;
 }
 
 const msg = (expected: string) => expected;
@@ -52,6 +54,14 @@ const positiveInt = v.pipe(
   v.regex(/^\d+$/, msg("a positive whole number")),
   v.transform(Number),
   v.check((n) => n > 0, msg("a positive whole number")),
+);
+/** `true`/`false` in any case, or `1`/`0`, `yes`/`no`. */
+const bool = v.pipe(
+  v.string(),
+  v.trim(),
+  v.transform((s) => s.toLowerCase()),
+  v.picklist(["true", "false", "1", "0", "yes", "no"], msg("true or false")),
+  v.transform((s) => s === "true" || s === "1" || s === "yes"),
 );
 const port = v.pipe(
   v.string(),
@@ -138,6 +148,14 @@ export const KEYS = {
     schema: duration,
   },
   readyMaxLag: { flag: "ready-max-lag", env: ["READY_MAX_LAG"], default: "5m", doc: "/readyz reports degraded while a shard is further behind the stream's tip than this", schema: duration },
+  evolveSchema: {
+    flag: "evolve-schema",
+    env: ["EVOLVE_SCHEMA"],
+    default: "false",
+    doc: "add the columns an existing table lacks (nullable, one metaData commit, as Spark's mergeSchema) instead of refusing to start; see the README's migration section",
+    schema: bool,
+    boolean: true,
+  },
   compression: { flag: "compression", env: ["PARQUET_COMPRESSION"], default: "zstd", doc: "Parquet compression: zstd, snappy or none", schema: oneOf("zstd", "snappy", "none") },
   logLevel: { flag: "log-level", env: ["LOG_LEVEL"], default: "info", doc: "debug, info, warning (or warn) or error, in any case", schema: logLevel },
   logFormat: { flag: "log-format", env: ["LOG_FORMAT"], default: "text", doc: "console log format: text or json", schema: oneOf("text", "json") },
@@ -178,6 +196,8 @@ export interface Settings {
   shutdownTimeout: number;
   outageBudget: number;
   readyMaxLag: number;
+  /** Add the columns an existing table lacks instead of refusing to start. */
+  evolveSchema: boolean;
   compression: Codec;
   logLevel: Out<"logLevel">;
   logFormat: Out<"logFormat">;

@@ -1,5 +1,5 @@
 import type { Add, Remove, Txn } from "../core/delta/actions.ts";
-import { ConcurrentDeleteReadError, ConcurrentTransactionError, TableError } from "../core/delta/errors.ts";
+import { ConcurrentDeleteReadError, ConcurrentTransactionError, SchemaMismatchError, TableError, type TableMismatches } from "../core/delta/errors.ts";
 import { DeltaTable, type WriterOptions } from "../core/delta/table.ts";
 import type { UserRecord } from "../core/kinesis/records.ts";
 import { POLICIES } from "../core/retry/policies.ts";
@@ -35,6 +35,13 @@ export interface SinkEvents {
   versionRaceLost?(table: string, version: number): void;
   /** A Delta checkpoint (or log cleanup) failed after its commit succeeded. */
   checkpointFailed?(table: string, version: number, err: unknown): void;
+  /**
+   * An existing table is written in its own schema: `conversions` lists each column that is
+   * not written as it is produced (`event_timestamp: timestamp → string`, `note: null (not produced)`).
+   */
+  tableAdopted?(table: string, conversions: string[]): void;
+  /** Columns were added to a table's schema (schema evolution), as `version` of the table. */
+  schemaEvolved?(table: string, columns: string[], version: number): void;
 }
 
 export interface DeltaSinkOptions {
@@ -113,6 +120,7 @@ export class DeltaSink<V, D> implements BatchSink {
       now: () => options.clock.wallMs(),
       onRetry: (version) => options.events?.versionRaceLost?.(name, version),
       onCheckpointError: (err, version) => options.events?.checkpointFailed?.(name, version, err),
+      onSchemaEvolved: (added, version) => options.events?.schemaEvolved?.(name, added.map((f) => f.name), version),
     });
     const storeOf = (name: string): ObjectStore => {
       const store = stores[name];
@@ -120,8 +128,25 @@ export class DeltaSink<V, D> implements BatchSink {
       return store;
     };
     const tables = new Map<string, DeltaTable>();
-    for (const t of [...domain.tables, QUARANTINE_TABLE]) {
-      tables.set(t.name, await DeltaTable.openOrCreate(storeOf(t.name), t.spec, writer(t.name)));
+    // Every table is looked at before anything is refused or evolved: one message names every
+    // column to fix, and no table's schema is evolved while another table refuses the start.
+    const mismatched: TableMismatches[] = [];
+    const toEvolve: DomainTable<unknown, unknown>[] = [];
+    const evolve = options.writer?.evolveSchema ?? false;
+    for (const t of [...domain.tables, QUARANTINE_TABLE] as DomainTable<unknown, unknown>[]) {
+      try {
+        tables.set(t.name, await DeltaTable.openOrCreate(storeOf(t.name), t.spec, { ...writer(t.name), evolveSchema: false }));
+      } catch (err) {
+        if (!(err instanceof SchemaMismatchError)) throw err;
+        mismatched.push(...err.tables.map((m) => ({ ...m, table: t.name })));
+        if (evolve && err.mismatches.every((m) => m.missing)) toEvolve.push(t);
+      }
+    }
+    if (mismatched.length > toEvolve.length) throw new SchemaMismatchError(mismatched);
+    for (const t of toEvolve) tables.set(t.name, await DeltaTable.openOrCreate(storeOf(t.name), t.spec, writer(t.name)));
+    for (const [name, table] of tables) {
+      const adopted = table.adoption?.filter((c) => c.how !== undefined || c.from?.name !== c.field.name);
+      if (adopted && adopted.length > 0) options.events?.tableAdopted?.(name, adopted.map((c) => `${c.field.name}: ${c.how ?? `from ${c.from!.name}`}`));
     }
     let prepared: DeltaTable | undefined;
     if (domain.prepare) {
@@ -132,6 +157,7 @@ export class DeltaSink<V, D> implements BatchSink {
         if (!(err instanceof TableError)) throw err;
         throw new TableError(domain.prepare.missingTable(store.url), { cause: err });
       }
+      domain.prepare.checkTable?.(prepared);
       tables.set(domain.prepare.table, prepared);
     }
     return new DeltaSink(domain, tables, prepared, options);

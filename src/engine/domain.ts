@@ -94,6 +94,12 @@ export interface PrepareStep<V, D> {
   /** Why the run cannot start when the table is missing, and what to do. */
   missingTable(url: string): string;
   /**
+   * Checks, at start, that the existing table can be changed by this step (the columns it
+   * reads and writes, their types); whatever else the table holds must be kept as it is.
+   * @throws {TableError} naming the table, each unusable column and what it needs.
+   */
+  checkTable?(table: DeltaTable): void;
+  /**
    * Decides for the given values against the table as it is now (its snapshot is fresh).
    * A `TableError` or a concurrent change makes the engine refresh and call it again.
    */

@@ -309,6 +309,16 @@ export function sinkTelemetry(metrics: Metrics, log: Logger, tables: readonly st
         error: message(err),
       });
     },
+    tableAdopted(table, conversions) {
+      log.info("Table {table} exists with a schema of its own; writing into it as it is: {conversions}.", { table, conversions: conversions.join("; ") });
+    },
+    schemaEvolved(table, columns, version) {
+      log.warn("Added the column(s) {columns} to table {table} as version {version} (schema evolution: nullable, at the end; older rows read them as null).", {
+        table,
+        columns: columns.join(", "),
+        version,
+      });
+    },
   };
 }
 

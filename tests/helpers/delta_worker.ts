@@ -87,10 +87,25 @@ export interface SqlRequest {
   sort?: boolean;
 }
 
+/**
+ * The tables the original PySpark jobs left under `root` (`orders/delta/bronze/{events,orders,
+ * orders_items}` by streaming appends of `orders` in `batches` micro-batches, with the stock
+ * MERGE per micro-batch; `orders/gold/package_table` by the landing job's overwrite of
+ * `packages` with stock 1000): see `tests/interop/py/original_job.py`.
+ */
+export interface OriginalJobRequest {
+  op: "original_job";
+  root: string;
+  orders: Record<string, unknown>[];
+  packages: Record<string, unknown>[];
+  batches?: number;
+}
+
 export type DeltaRequest =
   | ReadRequest
   | WriteRequest
   | SqlRequest
+  | OriginalJobRequest
   | { op: "ping" }
   | { op: "start_spark" };
 
@@ -129,6 +144,7 @@ export interface SqlResponse {
 type ResponseFor<R> = R extends ReadRequest ? ReadResponse
   : R extends WriteRequest ? WriteResponse
   : R extends SqlRequest ? SqlResponse
+  : R extends OriginalJobRequest ? { ok: true; ms: number; versions: Record<string, number> }
   : { ok: true; ms: number; startMs?: number };
 
 export interface DeltaWorker {

@@ -1,4 +1,5 @@
 /** Errors of the Delta writer, each a class so callers never match on messages. @module */
+import type { SchemaMismatch } from "../schema/schema_adoption.ts";
 
 /** A commit could not be made because a concurrent commit changed what it relied on. */
 export class CommitConflictError extends Error {
@@ -43,4 +44,40 @@ export class VersionRaceLostError extends Error {
 /** The table is missing, or is not a Delta table this library can read or write. */
 export class TableError extends Error {
   override name = "TableError";
+}
+
+/** One table's part of a {@link SchemaMismatchError}. */
+export interface TableMismatches {
+  url: string;
+  /** The table's name where the caller knows it. */
+  table?: string;
+  mismatches: readonly SchemaMismatch[];
+}
+
+/**
+ * Existing tables whose schemas cannot take what is written into them without losing data:
+ * each mismatch names the column, the table's type (`found`) and what is written
+ * (`expected`). Only the `missing` ones (produced columns a table lacks) can be fixed by
+ * schema evolution.
+ */
+export class SchemaMismatchError extends TableError {
+  override name = "SchemaMismatchError";
+  constructor(readonly tables: readonly TableMismatches[]) {
+    super(
+      tables.map((t) =>
+        `the ${t.table !== undefined ? `${t.table} table` : "table"} at ${t.url} exists with a schema that cannot take what is written into it without losing data:\n` +
+        t.mismatches.map((m) => `  - ${m.column}: found ${m.found}, expected ${m.expected} (${m.reason})`).join("\n")
+      ).join("\n"),
+    );
+  }
+
+  /** Every mismatch, of every table. */
+  get mismatches(): SchemaMismatch[] {
+    return this.tables.flatMap((t) => t.mismatches);
+  }
+
+  /** The produced columns the tables lack (`table.column` when the table is named): what schema evolution would add. */
+  get missing(): string[] {
+    return this.tables.flatMap((t) => t.mismatches.filter((m) => m.missing).map((m) => (t.table !== undefined && this.tables.length > 1 ? `${t.table}.${m.column}` : m.column)));
+  }
 }

@@ -1,15 +1,17 @@
 import { getLogger } from "@logtape/logtape";
 import type { ObjectStore } from "../../ports/object_store.ts";
 import { tableToRows, type ValueOptions } from "../arrow/arrow_to_rows.ts";
+import { adoptedBatch } from "../arrow/adopted_batch.ts";
 import { type BuiltBatch, rowsToArrow } from "../arrow/rows_to_arrow.ts";
 import { CODEC_SUFFIX, type Codec, readParquet, writeParquet } from "../parquet/parquet.ts";
 import { type Action, type Add, type Metadata, type Protocol, type Remove, type Txn } from "./actions.ts";
 import { writeCheckpoint } from "./checkpoint_write.ts";
 import { cleanupExpiredLogs } from "./log_cleanup.ts";
 import { commit, type CommitOptions } from "./commit.ts";
-import { MetadataChangedError, TableError } from "./errors.ts";
+import { MetadataChangedError, SchemaMismatchError, TableError } from "./errors.ts";
 import { actionPathToKey, keyToActionPath, parsePartitionValue, partitionFolder, serializePartitionValue } from "./partitions.ts";
-import type { StructType } from "../schema/schema.ts";
+import type { StructField, StructType } from "../schema/schema.ts";
+import { adoptSchema, type ColumnAdoption, type SchemaAdoption } from "../schema/schema_adoption.ts";
 import { LOG_DIR, parseLogKey } from "./log_paths.ts";
 import { loadSnapshot, readCommit, Snapshot } from "./snapshot.ts";
 import { statsJson } from "./stats.ts";
@@ -58,6 +60,16 @@ export interface WriterOptions {
    * stands; the next checkpoint covers it). @default a WARN line on the `data-subscriber.delta` logger
    */
   onCheckpointError?: (err: unknown, version: number) => void;
+  /**
+   * When an existing table lacks columns of the spec (`openOrCreate`), add them as nullable
+   * columns at the end, in one metaData commit (Spark's `mergeSchema`; the table's id,
+   * partitioning, configuration and protocol are kept); without it such a table is refused.
+   * Other mismatches (a type that would lose data, a NOT NULL column without a value) are
+   * refused either way. @default false
+   */
+  evolveSchema?: boolean;
+  /** Called after schema evolution committed `version`, adding `added`. */
+  onSchemaEvolved?: (added: StructField[], version: number) => void;
 }
 
 /** The outcome of a write: the version made, or `undefined` when every txn was already applied. */
@@ -93,6 +105,11 @@ export class DeltaTable {
   readonly store: ObjectStore;
   readonly snapshot: Snapshot;
   readonly #options: WriterOptions;
+  /**
+   * How rows of the spec are written into an existing table whose schema is not the spec's
+   * (see `schema_adoption.ts`); undefined when the rows are written as they are.
+   */
+  #adoption: SchemaAdoption | undefined;
 
   private constructor(store: ObjectStore, snapshot: Snapshot, options: WriterOptions) {
     this.store = store;
@@ -109,10 +126,15 @@ export class DeltaTable {
 
   /**
    * Opens the table, creating it with `spec` if there is none. When another writer creates
-   * it at the same moment, its version 0 wins and is used if the schema and partition
-   * columns match.
-   * @throws {TableError} when an existing table has another schema or partitioning, or
-   * when `spec` sets a table property to a value that is not valid.
+   * it at the same moment, its version 0 wins.
+   *
+   * An existing table is written in its own schema and partitioning: rows of `spec.schema`
+   * are converted column by column where no data is lost (`schema_adoption.ts`: nulls for
+   * the nullable columns not in the spec, `timestamp → string`, `integer → long`, …). With
+   * `evolveSchema`, the spec's columns the table lacks are added first.
+   * @throws {SchemaMismatchError} when an existing table cannot take the spec's rows
+   * losslessly, naming each column.
+   * @throws {TableError} when `spec` sets a table property to a value that is not valid.
    */
   static async openOrCreate(store: ObjectStore, spec: TableSpec, options: WriterOptions = {}): Promise<DeltaTable> {
     let snap = await loadSnapshot(store, (options.now ?? Date.now)());
@@ -156,14 +178,61 @@ export class DeltaTable {
       if (!snap) throw new TableError(`${store.url}: created version 0 but cannot read it back`);
     }
     const table = new DeltaTable(store, snap, options);
-    const want = spec.schema;
-    if (JSON.stringify(snap.schema) !== JSON.stringify(want) || JSON.stringify(snap.partitionColumns) !== JSON.stringify(spec.partitionColumns ?? [])) {
-      throw new TableError(
-        `The table at ${store.url} exists with another schema or partitioning than expected: ` +
-          `found ${snap.metadata!.schemaString} partitioned by ${JSON.stringify(snap.partitionColumns)}`,
-      );
-    }
+    await table.#adopt(spec.schema);
     return table;
+  }
+
+  /**
+   * How the spec's columns are written into this table when its schema is another one: each
+   * table column with its source and conversion; undefined when rows are written as they are.
+   */
+  get adoption(): readonly ColumnAdoption[] | undefined {
+    return this.#adoption?.columns;
+  }
+
+  /** Plans writing rows of `produced` into the table, evolving its schema first when allowed. */
+  async #adopt(produced: StructType): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const plan = adoptSchema(produced, this.snapshot.schema);
+      const missing = plan.mismatches.filter((m) => m.missing);
+      if (plan.mismatches.length > missing.length || (missing.length > 0 && !this.#options.evolveSchema)) {
+        throw new SchemaMismatchError([{ url: this.store.url, mismatches: plan.mismatches }]);
+      }
+      if (missing.length === 0) {
+        this.#adoption = plan.identical ? undefined : plan;
+        return;
+      }
+      const names = new Set(missing.map((m) => m.column));
+      try {
+        await this.#addColumns(produced.fields.filter((f) => names.has(f.name)));
+      } catch (err) {
+        // Another writer changed the schema first (the same evolution, maybe): plan again.
+        if (!(err instanceof MetadataChangedError) || attempt >= 3) throw err;
+        await this.refresh();
+      }
+    }
+  }
+
+  /**
+   * Adds columns at the end of the schema, nullable, in one metaData commit that keeps the
+   * table's id, partitioning, configuration and protocol (`ALTER TABLE ADD COLUMNS`, what
+   * Spark's `mergeSchema` commits). Conflicts with any concurrent metaData or protocol change.
+   */
+  async #addColumns(fields: StructField[]): Promise<void> {
+    await this.refresh();
+    const old = this.snapshot.metadata!;
+    const added = fields.map((f) => ({ ...f, nullable: true }));
+    const schema: StructType = { type: "struct", fields: [...this.snapshot.schema.fields, ...added] };
+    const metaData: Metadata = { ...old, schemaString: JSON.stringify(schema) };
+    const commitOptions: CommitOptions = { now: this.#now.bind(this), ...(this.#options.onRetry ? { onRetry: this.#options.onRetry } : {}) };
+    const version = await commit(this.store, this.snapshot, {
+      actions: [{ metaData }],
+      operation: "ADD COLUMNS",
+      operationParameters: { columns: JSON.stringify(added.map((column) => ({ column }))) },
+      isBlindAppend: false,
+    }, commitOptions);
+    this.#options.onSchemaEvolved?.(added, version);
+    await this.#maybeCheckpoint(version);
   }
 
   get version(): number {
@@ -177,19 +246,29 @@ export class DeltaTable {
 
   /**
    * Writes rows as new data files (one or more per partition) and returns their add
-   * actions, without committing.
+   * actions, without committing. Rows are of the table's schema, or, for a table opened by
+   * `openOrCreate` with another schema than its spec's, of the spec's (see {@link adoption}).
    */
   async writeFiles(rows: readonly Row[]): Promise<Add[]> {
     const schema = this.snapshot.schema;
     const partCols = this.snapshot.partitionColumns;
     const dataSchema = this.dataSchema;
     const groups = new Map<string, { values: Record<string, string | null>; rows: Row[] }>();
+    const adoption = this.#adoption?.columns;
     if (partCols.length === 0) groups.set("", { values: {}, rows: rows as Row[] });
     else {
       const types = partCols.map((c) => schema.fields.find((f) => f.name === c)!.type);
+      // An adopted table's partition values come from the produced columns, converted.
+      const sources = partCols.map((c) => adoption?.find((a) => a.field.name === c));
+      const valueOf = (row: Row, i: number): unknown => {
+        if (!adoption) return row[partCols[i]!];
+        const a = sources[i];
+        const v = a?.from ? (row[a.from.name] ?? null) : null;
+        return v === null || !a?.convert ? v : a.convert(v);
+      };
       for (const row of rows) {
         const values: Record<string, string | null> = {};
-        partCols.forEach((c, i) => (values[c] = serializePartitionValue(types[i]!, row[c], c)));
+        partCols.forEach((c, i) => (values[c] = serializePartitionValue(types[i]!, valueOf(row, i), c)));
         const key = JSON.stringify(partCols.map((c) => values[c]));
         let g = groups.get(key);
         if (!g) groups.set(key, (g = { values, rows: [] }));
@@ -197,10 +276,12 @@ export class DeltaTable {
       }
     }
     const maxRows = this.#options.maxRowsPerFile ?? 1_000_000;
+    const dataColumns = adoption?.filter((a) => !partCols.includes(a.field.name));
+    const build = (part: readonly Row[]): BuiltBatch => (dataColumns ? adoptedBatch(dataColumns, part) : rowsToArrow(dataSchema, part));
     const adds: Add[] = [];
     for (const g of groups.values()) {
       for (let start = 0; start < g.rows.length; start += maxRows) {
-        adds.push(await this.#writeFile(rowsToArrow(dataSchema, g.rows.slice(start, start + maxRows)), g.values));
+        adds.push(await this.#writeFile(build(g.rows.slice(start, start + maxRows)), g.values));
       }
     }
     return adds;

@@ -1,5 +1,7 @@
 import type { Add } from "../../core/delta/actions.ts";
+import { TableError } from "../../core/delta/errors.ts";
 import type { DeltaTable } from "../../core/delta/table.ts";
+import { typeText } from "../../core/schema/schema_adoption.ts";
 import type { PrepareStep, PreparedChange } from "../../engine/domain.ts";
 import type { Order, Reserved } from "./order.ts";
 import { type PackageRow, reserveStock } from "./reservation.ts";
@@ -21,6 +23,31 @@ export class PackageMerge implements PrepareStep<Order, Reserved> {
   missingTable(url: string): string {
     return `package_table does not exist at ${url}: it holds the stock the orders take, so it must be ` +
       `loaded first (data-subscriber tables init-packages --from packages.json)`;
+  }
+
+  /**
+   * The MERGE reads and writes only `package_id` (string), `subpackage_id` and
+   * `stock_quantity` (integer types: byte, short, integer or long); every other column the
+   * table has (the landing job's `name`, `width`, … of any type) is read and written back
+   * unchanged.
+   * @throws {TableError} naming each of the three that is missing or of another type.
+   */
+  checkTable(table: DeltaTable): void {
+    const fields = new Map(table.snapshot.schema.fields.map((f) => [f.name.toLowerCase(), f]));
+    const problems: string[] = [];
+    for (const [name, types] of MERGE_COLUMNS) {
+      const f = fields.get(name);
+      if (!f) problems.push(`  - ${name}: missing, expected ${types.join(" or ")}`);
+      else if (f.name !== name) problems.push(`  - ${name}: found as '${f.name}', expected the name '${name}'`);
+      else if (typeof f.type !== "string" || !types.includes(f.type)) problems.push(`  - ${name}: found ${typeText(f.type, f.nullable)}, expected ${types.join(" or ")}`);
+    }
+    if (problems.length > 0) {
+      throw new TableError(
+        `The package_table at ${table.store.url} cannot take the stock MERGE, which reads and writes package_id, subpackage_id and stock_quantity ` +
+          `(its other columns are kept as they are):\n${problems.join("\n")}\n` +
+          `Load the inventory into a table with these columns (data-subscriber tables init-packages, or the landing job), or point PACKAGE_TABLE at one.`,
+      );
+    }
   }
 
   async decide(values: readonly Order[], table: DeltaTable): Promise<PreparedChange<Reserved>> {
@@ -78,9 +105,34 @@ export class PackageMerge implements PrepareStep<Order, Reserved> {
   async #rowsOf(table: DeltaTable, file: Add): Promise<PackageRow[]> {
     let rows = this.#rows.get(file.path);
     if (!rows) {
-      rows = (await table.readRows([file])) as PackageRow[];
+      // Timestamps as exact µs and every other value as read: the rows are written back as they are.
+      rows = (await table.readRows([file], { timestamps: "micros" })).map(asPackageRow);
       this.#rows.set(file.path, rows);
     }
     return rows;
   }
+}
+
+/** The columns the MERGE uses and the types it takes for each. */
+const MERGE_COLUMNS: [string, string[]][] = [
+  ["package_id", ["string"]],
+  ["subpackage_id", ["integer", "short", "byte", "long"]],
+  ["stock_quantity", ["integer", "short", "byte", "long"]],
+];
+
+/**
+ * A row as read, with a `long` subpackage_id or stock_quantity (a bigint) as a number, the
+ * form the reservation computes with (a long column takes it back as it is); a value beyond
+ * 2^53 cannot be counted exactly and stops the batch.
+ */
+function asPackageRow(row: Record<string, unknown>): PackageRow {
+  for (const name of ["subpackage_id", "stock_quantity"]) {
+    const v = row[name];
+    if (typeof v !== "bigint") continue;
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+      throw new TableError(`package_table: ${name} ${v} of package ${String(row.package_id)} is beyond 2^53 and cannot be counted exactly`);
+    }
+    row[name] = Number(v);
+  }
+  return row as PackageRow;
 }

@@ -5,6 +5,7 @@ and the dispatch to the modules beside it.
   deltalake_reader.py  read tables and run SQL with delta-rs
   spark_reader.py      read tables and run SQL with Spark (+ the Spark session)
   reference_writer.py  write reference tables with delta-rs or Spark
+  original_job.py      the tables the original PySpark jobs left, made their way
   worker_common.py     logging, the wire form of values, local and S3 locations
 
 Protocol: one JSON request per line on stdin, one JSON response per line on
@@ -40,6 +41,9 @@ Requests (every request may carry an "id", echoed back in the response):
   {"op":"write","engine":..,"path":P,"case":"all_types"|"partitioned"|"many_commits",
    "storage":{..}?}
     -> {"ok":true,"schema":..,"rows":[rows read back, wire form],"version":V}
+  {"op":"original_job","root":R,"orders":[..],"packages":[..],"batches":N}
+    -> {"ok":true,"versions":{table: version}}   (spark: the tables the original
+                                                   jobs left, see original_job.py)
   {"op":"sql","sql":"..."}                        (spark)
   {"op":"sql","engine":"deltalake","sql":"...","tables":{"t":P},"storage":{..}?}
     -> {"ok":true,"schema":..,"rows":[rows in query order, wire form]}
@@ -65,6 +69,7 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
 
 import deltalake_reader  # noqa: E402
+import original_job  # noqa: E402
 import reference_writer  # noqa: E402
 import spark_reader  # noqa: E402
 from worker_common import log  # noqa: E402
@@ -88,6 +93,8 @@ def handle(req: dict) -> dict:
         return reference_writer.write_spark(req) if spark else reference_writer.write_deltalake(req)
     if op == "sql":
         return spark_reader.sql(req) if spark else deltalake_reader.sql(req)
+    if op == "original_job":
+        return original_job.write(req)
     raise ValueError(f"unknown op {op!r}")
 
 
