@@ -148,7 +148,7 @@ export function runSupervisorSuite(makeWorld: () => Promise<SupervisorWorld>, sk
         expected.push(...(await stream.put(300, 600)));
         await stream.merge();
         expected.push(...(await stream.put(600, 900)));
-        await wd.waitFor("all records committed", async () => (await committed(store)) >= expected.length, 30_000);
+        await wd.waitFor("all records committed", async () => (await committed(store)) >= expected.length, 120_000);
       } finally {
         await run.stop();
       }
