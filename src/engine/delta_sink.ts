@@ -285,11 +285,18 @@ export class DeltaSink<V, D> implements BatchSink {
     await table.refresh();
     const fresh = this.#missingFrom(table, t.name, shards);
     if (fresh.length === 0) return undefined;
+    const view = { stream: this.#opts.stream, batchTime, parts: fresh.map((s) => this.#part(s, decisions)) };
+    const pending = { name: t.name, source: t as DomainTable<unknown, unknown>, table, removes: [], txns: txnsOf(fresh) };
+    if (t.columns && t.name !== QUARANTINE_TABLE.name) {
+      const built = t.columns(view);
+      if (built.numRows === 0) return undefined;
+      return { ...pending, adds: [await table.writeBatch(built)], rows: built.numRows };
+    }
     const rows = t.name === QUARANTINE_TABLE.name
       ? quarantineRows(this.#opts.stream, batchTime, fresh.flatMap((s) => s.rejected))
-      : t.rows({ stream: this.#opts.stream, batchTime, parts: fresh.map((s) => this.#part(s, decisions)) });
+      : t.rows?.(view) ?? [];
     if (rows.length === 0) return undefined;
-    return { name: t.name, source: t as DomainTable<unknown, unknown>, table, adds: await table.writeFiles(rows), removes: [], txns: txnsOf(fresh), rows: rows.length };
+    return { ...pending, adds: await table.writeFiles(rows), rows: rows.length };
   }
 
   #part(s: DecodedShard<V>, decisions: Map<string, D>): BatchPart<V, D> {

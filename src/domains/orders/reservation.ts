@@ -1,4 +1,5 @@
-import { groupKey, type OrderLine } from "./order_lines.ts";
+import type { Order } from "./order.ts";
+import { forEachLine, groupKey, itemsQuantity } from "./order_lines.ts";
 
 /** A package_table row, as read from the table. */
 export type PackageRow = Record<string, unknown> & { package_id: string | null; subpackage_id: number | null; stock_quantity: number };
@@ -15,19 +16,35 @@ export interface Reservation {
 }
 
 /**
- * The MERGE of the original job, per batch: sum `items_quantity` per (package_id,
- * subpackage_id) over the batch's order lines; where a package row's `stock_quantity` is
- * at least that sum, decrement it by the sum; otherwise leave it. A group is reserved
- * if a row matched and had the stock. As in a MERGE, every matching row is updated (the
- * table should hold one row per group). Lines with a null quantity add nothing.
+ * The demand of a batch's orders per package group ({@link groupKey}): the sum of
+ * `items_quantity` over their lines. Lines with a null quantity or group add nothing.
  */
-export function reserveStock(packages: readonly PackageRow[], lines: readonly OrderLine[]): Reservation {
-  const demand = new Map<string, number>();
-  for (const l of lines) {
-    const key = groupKey(l.package_id, l.subpackage_id);
-    if (key === undefined || l.items_quantity == null) continue;
-    demand.set(key, (demand.get(key) ?? 0) + l.items_quantity);
+export function demandOf(orders: readonly Order[]): Map<string, number> {
+  // By package id, then subpackage id: no key string per line.
+  const byPackage = new Map<string, Map<number, number>>();
+  for (const o of orders) {
+    if (o.lines === 0) continue;
+    forEachLine(o.event, (item, p) => {
+      const q = itemsQuantity(item, p);
+      if (q === null || p.package_id == null || p.subpackage_id == null) return;
+      let subs = byPackage.get(p.package_id);
+      if (!subs) byPackage.set(p.package_id, (subs = new Map()));
+      subs.set(p.subpackage_id, (subs.get(p.subpackage_id) ?? 0) + q);
+    });
   }
+  const demand = new Map<string, number>();
+  for (const [pkg, subs] of byPackage) for (const [sub, q] of subs) demand.set(groupKey(pkg, sub)!, q);
+  return demand;
+}
+
+/**
+ * The MERGE of the original job, per batch: given the demand per (package_id,
+ * subpackage_id) of the batch's order lines ({@link demandOf}), where a package row's
+ * `stock_quantity` is at least its group's demand, decrement it by that; otherwise leave
+ * it. A group is reserved if a row matched and had the stock. As in a MERGE, every
+ * matching row is updated (the table should hold one row per group).
+ */
+export function reserveStock(packages: readonly PackageRow[], demand: ReadonlyMap<string, number>): Reservation {
   const reserved = new Set<string>();
   let changed = 0;
   let units = 0;
