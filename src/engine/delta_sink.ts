@@ -6,7 +6,7 @@ import { POLICIES } from "../core/retry/policies.ts";
 import { retry } from "../core/retry/retry.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ObjectStore } from "../ports/object_store.ts";
-import { noteGarbage } from "../util/collect_garbage.ts";
+import { collectBatchGarbage, noteDecoded } from "../util/collect_garbage.ts";
 import type { BatchSink, CommitBatch, CommitShard } from "./batch_sink.ts";
 import type { BatchPart, Domain, DomainTable } from "./domain.ts";
 import type { FaultHook } from "./fault_point.ts";
@@ -148,6 +148,8 @@ export class DeltaSink<V, D> implements BatchSink {
 
   async commit(batch: CommitBatch): Promise<void> {
     const shards = batch.shards.map((s) => this.#decode(s));
+    // What decoding made, and what the previous batch left, is garbage now.
+    collectBatchGarbage();
     const batchTime = BigInt(batch.wallMs) * 1000n;
     await retry(() => this.#attempt(shards, batchTime, batch), POLICIES.prepareConflict, {
       clock: this.#opts.clock,
@@ -155,8 +157,8 @@ export class DeltaSink<V, D> implements BatchSink {
       retriable: isPrepareConflict,
       onRetry: (e) => this.#opts.events?.conflict?.(this.#domain.prepare?.table ?? "?", e.error as Error, e.attempt),
     });
-    // The batch's records, parsed values and rows are garbage now: several times its bytes.
-    noteGarbage(4 * batch.shards.reduce((n, s) => n + s.records.reduce((m, r) => m + r.data.length, 0), 0));
+    // The batch's records, parsed values and columns are garbage now.
+    collectBatchGarbage();
   }
 
   /**
@@ -180,6 +182,7 @@ export class DeltaSink<V, D> implements BatchSink {
         rejected.push({ shardId: shard.shardId, record, reason: OUTSIDE_SHARD });
         continue;
       }
+      noteDecoded(record.data.length);
       const d = this.#domain.decode(record);
       if (d.ok) values.push(d.value);
       else rejected.push({ shardId: shard.shardId, record, reason: d.reason });

@@ -17,18 +17,18 @@ export const eventsTable: DomainTable<Order, Reserved> = {
     const eventTs = new TimestampColumn(2 * n);
     const orderId = new StringColumn(2 * n, 40);
     for (const part of batch.parts) {
-      for (const { event: e, eventTs: ts } of part.values) {
-        eventId.push(e.event_id);
-        eventType.push(e.event_type);
-        eventTs.push(ts);
-        orderId.push(e.order_id);
+      for (const o of part.values) {
+        eventId.push(o.eventId);
+        eventType.push(o.eventType);
+        eventTs.push(o.eventTs);
+        orderId.push(o.orderId);
       }
     }
     for (const part of batch.parts) {
       const reserved = ordersFullyReserved(part);
       for (let k = 0; k < part.values.length; k++) {
         if (reserved[k] !== 1) continue;
-        const id = part.values[k]!.event.order_id;
+        const id = part.values[k]!.orderId;
         eventId.push(`ev-${stableUuid(`${id}/INVENTORY_UPDATED`)}`);
         eventType.push("INVENTORY_UPDATED");
         eventTs.push(batch.batchTime);

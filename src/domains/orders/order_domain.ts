@@ -32,16 +32,26 @@ export function orderDomain(options: OrderDomainOptions = {}): Domain<Order, Res
       const d = decodeOrderEvent(record.data);
       if (!d.ok) return d;
       const e = d.event;
-      const { lines, unfit } = checkLines(e);
-      if (lines > maxLines) {
-        return { ok: false, reason: `order_details.items: the order makes ${lines} item × package lines; at most ${maxLines} are allowed per record` };
+      const { lines, count, unfit } = orderLines(e, maxLines);
+      if (count > maxLines) {
+        return { ok: false, reason: `order_details.items: the order makes ${count} item × package lines; at most ${maxLines} are allowed per record` };
       }
       if (unfit) return { ok: false, reason: unfit };
       const details = e.order_details;
+      const address = details?.destination_address;
       return {
         ok: true,
         value: {
-          event: e,
+          eventId: e.event_id,
+          eventType: e.event_type,
+          orderId: e.order_id,
+          customerId: details?.customer_id ?? null,
+          totalWeight: details?.total_weight ?? null,
+          totalVolume: details?.total_volume ?? null,
+          totalPrice: details?.total_amount ?? null,
+          status: details?.status ?? null,
+          lat: address?.lat ?? null,
+          lon: address?.lon ?? null,
           // The schema checked both are timestamps that exist.
           eventTs: e.event_timestamp ? (stringMicros(e.event_timestamp) ?? null) : null,
           orderTs: details?.order_timestamp ? (stringMicros(details.order_timestamp) ?? null) : null,
@@ -55,23 +65,27 @@ export function orderDomain(options: OrderDomainOptions = {}): Domain<Order, Res
 }
 
 /**
- * The order's item × package line count, and why the first line whose derived values do
- * not fit orders_items does not, if one does not: `items_quantity` (item × package
- * quantity) is a 32-bit integer; `items_weight` and `items_volume` must be finite.
+ * The order's item × package lines (see {@link Order.lines}; only counted past `max`), and
+ * why the first line whose derived values do not fit orders_items does not, if one does
+ * not: `items_quantity` (item × package quantity) is a 32-bit integer; `items_weight` and
+ * `items_volume` must be finite.
  */
-function checkLines(e: OrderEvent): { lines: number; unfit: string | undefined } {
-  let lines = 0;
+function orderLines(e: OrderEvent, max: number): { lines: Order["lines"]; count: number; unfit: string | undefined } {
+  const lines: Order["lines"] = [];
+  let count = 0;
   let unfit: string | undefined;
   forEachLine(e, (item, p, i, j) => {
-    lines++;
-    if (unfit !== undefined) return;
+    if (++count > max) return;
     const q = itemsQuantity(item, p);
-    if (q === null) return;
+    const weight = q != null && p.weight != null ? q * p.weight : null;
+    const volume = q != null && p.volume != null ? q * p.volume : null;
+    lines.push(i, j, item.product_id ?? null, item.product_name ?? null, item.price ?? null, p.package_id ?? null, p.subpackage_id ?? null, q, weight, volume);
+    if (unfit !== undefined || q === null) return;
     if (q > INT32_MAX) unfit = `${linePath(i, j)}: items_quantity (item quantity × package quantity) is ${q}: expected at most ${INT32_MAX} (a 32-bit integer)`;
-    else if (p.weight != null && !Number.isFinite(q * p.weight)) unfit = `${linePath(i, j)}: items_weight (items_quantity × weight) is ${q * p.weight}: expected a finite number`;
-    else if (p.volume != null && !Number.isFinite(q * p.volume)) unfit = `${linePath(i, j)}: items_volume (items_quantity × volume) is ${q * p.volume}: expected a finite number`;
+    else if (weight !== null && !Number.isFinite(weight)) unfit = `${linePath(i, j)}: items_weight (items_quantity × weight) is ${weight}: expected a finite number`;
+    else if (volume !== null && !Number.isFinite(volume)) unfit = `${linePath(i, j)}: items_volume (items_quantity × volume) is ${volume}: expected a finite number`;
   });
-  return { lines, unfit };
+  return { lines, count, unfit };
 }
 
 /** Where a line is in the record, for a reason. */

@@ -3,7 +3,7 @@ import type { OrderEvent } from "./order_event.ts";
 /**
  * An order's item × package lines, the rows of orders_items, as the original job made
  * them with two `explode`s: one per non-null package of each non-null item, in order.
- * They are not materialised: {@link forEachLine} walks them over the parsed event.
+ * {@link forEachLine} walks them over the parsed event.
  */
 export type Item = NonNullable<NonNullable<NonNullable<NonNullable<OrderEvent["order_details"]>["items"]>[number]>>;
 export type Package = NonNullable<NonNullable<Item["packages"]>[number]>;
@@ -66,7 +66,7 @@ export function groupLookup(keys: ReadonlySet<string>): GroupLookup {
   return out;
 }
 
-/** Whether a line's package group is in the lookup. */
-export function inGroups(lookup: GroupLookup, p: Package): boolean {
-  return p.package_id != null && p.subpackage_id != null && lookup.get(p.package_id)?.has(p.subpackage_id) === true;
+/** Whether a package group is in the lookup. */
+export function inGroups(lookup: GroupLookup, packageId: string | null, subpackageId: number | null): boolean {
+  return packageId != null && subpackageId != null && lookup.get(packageId)?.has(subpackageId) === true;
 }

@@ -28,16 +28,15 @@ export const ordersTable: DomainTable<Order, Reserved> = {
       const reserved = ordersFullyReserved(part);
       for (let k = 0; k < part.values.length; k++) {
         const o = part.values[k]!;
-        const d = o.event.order_details;
-        orderId.push(o.event.order_id);
-        customerId.push(d?.customer_id);
-        weight.push(d?.total_weight);
-        volume.push(d?.total_volume);
-        price.push(d?.total_amount);
+        orderId.push(o.orderId);
+        customerId.push(o.customerId);
+        weight.push(o.totalWeight);
+        volume.push(o.totalVolume);
+        price.push(o.totalPrice);
         orderTs.push(o.orderTs);
-        status.push(reserved[k] === 1 ? "PROCESSING" : d?.status);
-        lat.push(d?.destination_address?.lat);
-        lon.push(d?.destination_address?.lon);
+        status.push(reserved[k] === 1 ? "PROCESSING" : o.status);
+        lat.push(o.lat);
+        lon.push(o.lon);
       }
     }
     return finishBatch(SCHEMA, [orderId, customerId, weight, volume, price, orderTs, status, lat, lon]);

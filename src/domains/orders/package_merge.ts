@@ -1,7 +1,7 @@
 import type { Add } from "../../core/delta/actions.ts";
 import type { DeltaTable } from "../../core/delta/table.ts";
 import type { PrepareStep, PreparedChange } from "../../engine/domain.ts";
-import type { Order, Reserved } from "./order.ts";
+import { LINE_STRIDE, type Order, type Reserved } from "./order.ts";
 import { demandOf, type PackageRow, reserveStock } from "./reservation.ts";
 
 /**
@@ -54,7 +54,7 @@ export class PackageMerge implements PrepareStep<Order, Reserved> {
         reserved: JSON.stringify([...res.reserved]),
       },
       operationMetrics: {
-        numSourceRows: String(values.reduce((n, o) => n + o.lines, 0)),
+        numSourceRows: String(values.reduce((n, o) => n + o.lines.length / LINE_STRIDE, 0)),
         numTargetRowsUpdated: String(res.changed),
         numTargetRowsCopied: String(rows.length - res.changed),
         numTargetFilesRemoved: String(replaced.length),

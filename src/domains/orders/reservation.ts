@@ -1,5 +1,5 @@
-import type { Order } from "./order.ts";
-import { forEachLine, groupKey, itemsQuantity } from "./order_lines.ts";
+import { L_PACKAGE_ID, L_QUANTITY, L_SUBPACKAGE_ID, LINE_STRIDE, type Order } from "./order.ts";
+import { groupKey } from "./order_lines.ts";
 
 /** A package_table row, as read from the table. */
 export type PackageRow = Record<string, unknown> & { package_id: string | null; subpackage_id: number | null; stock_quantity: number };
@@ -23,14 +23,16 @@ export function demandOf(orders: readonly Order[]): Map<string, number> {
   // By package id, then subpackage id: no key string per line.
   const byPackage = new Map<string, Map<number, number>>();
   for (const o of orders) {
-    if (o.lines === 0) continue;
-    forEachLine(o.event, (item, p) => {
-      const q = itemsQuantity(item, p);
-      if (q === null || p.package_id == null || p.subpackage_id == null) return;
-      let subs = byPackage.get(p.package_id);
-      if (!subs) byPackage.set(p.package_id, (subs = new Map()));
-      subs.set(p.subpackage_id, (subs.get(p.subpackage_id) ?? 0) + q);
-    });
+    const lines = o.lines;
+    for (let l = 0; l < lines.length; l += LINE_STRIDE) {
+      const q = lines[l + L_QUANTITY] as number | null;
+      const pkg = lines[l + L_PACKAGE_ID] as string | null;
+      const sub = lines[l + L_SUBPACKAGE_ID] as number | null;
+      if (q === null || pkg === null || sub === null) continue;
+      let subs = byPackage.get(pkg);
+      if (!subs) byPackage.set(pkg, (subs = new Map()));
+      subs.set(sub, (subs.get(sub) ?? 0) + q);
+    }
   }
   const demand = new Map<string, number>();
   for (const [pkg, subs] of byPackage) for (const [sub, q] of subs) demand.set(groupKey(pkg, sub)!, q);
