@@ -140,8 +140,11 @@ export class StringColumn implements ColumnBuilder {
     this.#offsets[i + 1] = pos;
     if (high) (this.#high ??= []).push(v);
     else {
-      if (this.#min === undefined || v < this.#min) this.#min = v;
-      if (this.#max === undefined || v > this.#max) this.#max = v;
+      // min <= max: a value above max is not below min (one comparison for rising ids).
+      const max = this.#max;
+      if (max === undefined) this.#min = this.#max = v;
+      else if (v > max) this.#max = v;
+      else if (v < this.#min!) this.#min = v;
     }
   }
 
