@@ -18,7 +18,7 @@ DEFINES := --define 'DS_BUILD_COMMIT="$(BUILD_COMMIT)"' --define 'DS_BUILD_DATE=
 export DS_PYTHON := $(CURDIR)/$(PY)
 
 SEEDS ?= 100
-.PHONY: sim all demo demo-clickstream test test-bun test-deno check build release bench bench-writer bench-maintenance bench-startup clean
+.PHONY: sim all demo demo-clickstream test test-bun test-deno check build release bench bench-writer bench-peer bench-maintenance bench-startup clean
 
 all: test
 
@@ -86,9 +86,13 @@ check: node_modules/.installed $(DENO)
 sim: node_modules/.installed
 	SEED=$(SEED) SEEDS=$(SEEDS) SIM_FIRST=$(SIM_FIRST) $(BUN) tests/sim/run_sim.ts
 
-## 200,000 orders through the whole pipeline, beside JSON.parse alone.
+## 200,000 orders (ORDERS=n) through the whole pipeline, beside JSON.parse alone; then latency.
 bench: node_modules/.installed
 	$(BUN) tests/bench/bench_pipeline.ts
+
+## The same orders through this pipeline and a one-thread Polars + deltalake job, same core.
+bench-peer: node_modules/.installed $(VENV)/.installed
+	$(BUN) tests/bench/bench_peer.ts
 
 ## 1,000,000 rows through this Delta writer and through delta-rs.
 bench-writer: node_modules/.installed $(VENV)/.installed

@@ -6,7 +6,7 @@ import { POLICIES } from "../core/retry/policies.ts";
 import { retry } from "../core/retry/retry.ts";
 import type { Clock } from "../ports/clock.ts";
 import type { ObjectStore } from "../ports/object_store.ts";
-import { noteGarbage } from "../util/collect_garbage.ts";
+import { collectBatchGarbage, noteDecoded } from "../util/collect_garbage.ts";
 import type { BatchSink, CommitBatch, CommitShard } from "./batch_sink.ts";
 import type { BatchPart, Domain, DomainTable } from "./domain.ts";
 import type { FaultHook } from "./fault_point.ts";
@@ -174,6 +174,8 @@ export class DeltaSink<V, D> implements BatchSink {
 
   async commit(batch: CommitBatch): Promise<void> {
     const shards = batch.shards.map((s) => this.#decode(s));
+    // What decoding made, and what the previous batch left, is garbage now.
+    collectBatchGarbage();
     const batchTime = BigInt(batch.wallMs) * 1000n;
     await retry(() => this.#attempt(shards, batchTime, batch), POLICIES.prepareConflict, {
       clock: this.#opts.clock,
@@ -181,8 +183,8 @@ export class DeltaSink<V, D> implements BatchSink {
       retriable: isPrepareConflict,
       onRetry: (e) => this.#opts.events?.conflict?.(this.#domain.prepare?.table ?? "?", e.error as Error, e.attempt),
     });
-    // The batch's records, parsed values and rows are garbage now: several times its bytes.
-    noteGarbage(4 * batch.shards.reduce((n, s) => n + s.records.reduce((m, r) => m + r.data.length, 0), 0));
+    // The batch's records, parsed values and columns are garbage now.
+    collectBatchGarbage();
   }
 
   /**
@@ -206,6 +208,7 @@ export class DeltaSink<V, D> implements BatchSink {
         rejected.push({ shardId: shard.shardId, record, reason: OUTSIDE_SHARD });
         continue;
       }
+      noteDecoded(record.data.length);
       const d = this.#domain.decode(record);
       if (d.ok) values.push(d.value);
       else rejected.push({ shardId: shard.shardId, record, reason: d.reason });
@@ -311,11 +314,18 @@ export class DeltaSink<V, D> implements BatchSink {
     await table.refresh();
     const fresh = this.#missingFrom(table, t.name, shards);
     if (fresh.length === 0) return undefined;
+    const view = { stream: this.#opts.stream, batchTime, parts: fresh.map((s) => this.#part(s, decisions)) };
+    const pending = { name: t.name, source: t as DomainTable<unknown, unknown>, table, removes: [], txns: txnsOf(fresh) };
+    if (t.columns && t.name !== QUARANTINE_TABLE.name) {
+      const built = t.columns(view);
+      if (built.numRows === 0) return undefined;
+      return { ...pending, adds: [await table.writeBatch(built)], rows: built.numRows };
+    }
     const rows = t.name === QUARANTINE_TABLE.name
       ? quarantineRows(this.#opts.stream, batchTime, fresh.flatMap((s) => s.rejected))
-      : t.rows({ stream: this.#opts.stream, batchTime, parts: fresh.map((s) => this.#part(s, decisions)) });
+      : t.rows?.(view) ?? [];
     if (rows.length === 0) return undefined;
-    return { name: t.name, source: t as DomainTable<unknown, unknown>, table, adds: await table.writeFiles(rows), removes: [], txns: txnsOf(fresh), rows: rows.length };
+    return { ...pending, adds: await table.writeFiles(rows), rows: rows.length };
   }
 
   #part(s: DecodedShard<V>, decisions: Map<string, D>): BatchPart<V, D> {

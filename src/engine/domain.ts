@@ -1,4 +1,5 @@
 import type { Add } from "../core/delta/actions.ts";
+import type { BuiltBatch } from "../core/arrow/rows_to_arrow.ts";
 import type { DeltaTable, TableSpec } from "../core/delta/table.ts";
 import type { UserRecord } from "../core/kinesis/records.ts";
 
@@ -17,11 +18,11 @@ import type { UserRecord } from "../core/kinesis/records.ts";
  *   every replay of that batch.
  *
  * What a domain must guarantee the engine:
- * - `decode` and `rows` are deterministic: the same records (and batch time) give the
+ * - `decode` and `rows` (or `columns`) are deterministic: the same records (and batch time) give the
  *   same values and rows, on every worker and every replay;
  * - a value `decode` accepted fits the columns it goes to (ranges, finiteness): a value
  *   that cannot be written is a quarantine reason, found in `decode`, not a failure later;
- * - `rows` never throws for values `decode` accepted.
+ * - `rows` (or `columns`) never throws for values `decode` accepted.
  */
 export interface Domain<V = unknown, D = unknown> {
   /** The domain's name, for messages. */
@@ -62,8 +63,14 @@ export interface DomainTable<V, D> {
   readonly name: string;
   /** Its schema and layout, used to create it when missing. */
   readonly spec: TableSpec;
-  /** This batch's rows for the table (may be empty). */
-  rows(batch: BatchView<V, D>): Record<string, unknown>[];
+  /** This batch's rows for the table (may be empty). A table gives `rows` or `columns`. */
+  rows?(batch: BatchView<V, D>): Record<string, unknown>[];
+  /**
+   * This batch's rows for the table as columns of `spec.schema`, built straight from the
+   * values (see `core/arrow/column_builders.ts`), with their statistics: what `rows`
+   * would give, without a JS object per row. For unpartitioned tables. May have no rows.
+   */
+  columns?(batch: BatchView<V, D>): BuiltBatch;
 }
 
 /** What a prepare step wants committed to its table: a copy-on-write rewrite of some files. */

@@ -14,7 +14,11 @@ export interface BatcherOptions {
   maxAgeMs?: number;
   /** Readers wait (backpressure) while this many accounted bytes are buffered. @default maxBytes */
   maxBufferedBytes?: number;
-  /** Readers wait (backpressure) while this many records are buffered. @default 2 × maxRecords */
+  /**
+   * Readers wait (backpressure) while this many records are buffered: by default one batch
+   * ready while one commits, which keeps the sink busy; more only adds memory (each
+   * buffered batch of orders held about 30 MiB). @default maxRecords
+   */
   maxBufferedRecords?: number;
 }
 
@@ -74,7 +78,7 @@ export class MicroBatcher {
     this.#maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
     this.#maxAgeMs = options.maxAgeMs ?? 10_000;
     this.#maxBuffered = options.maxBufferedBytes ?? this.#maxBytes;
-    this.#maxBufferedRecords = options.maxBufferedRecords ?? 2 * this.#maxRecords;
+    this.#maxBufferedRecords = options.maxBufferedRecords ?? this.#maxRecords;
   }
 
   get bufferedRecords(): number {

@@ -1,10 +1,10 @@
 import * as arrow from "apache-arrow";
 import { type DataType, decimalParts, SchemaError, type StructType } from "../schema/schema.ts";
-import { compareUtf8 } from "../../util/utf8_order.ts";
 import { toDays } from "../values/date.ts";
 import { toUnscaled } from "../values/decimal.ts";
 import { toMicros } from "../values/timestamp.ts";
 import { arrowSchema, arrowType } from "./arrow_types.ts";
+import { StringColumn } from "./column_builders.ts";
 
 /**
  * Statistics of one column of a batch, shaped like the schema: a struct has per-field
@@ -224,57 +224,14 @@ function mismatch(path: string, expected: string, got: unknown): SchemaError {
   return new SchemaError(`Column '${path}': expected ${expected}, got ${typeof got} ${shown}`);
 }
 
-const encoder = new TextEncoder();
-
-function buildStrings(values: unknown[], common: Common, path: string): Built {
-  const n = values.length;
-  const offsets = new Int32Array(n + 1);
-  let buf = new Uint8Array(Math.max(64, n * 16));
-  let pos = 0;
-  let min: string | undefined;
-  let max: string | undefined;
-  // Native `<` is UTF-16 order; it agrees with UTF-8 order unless a string holds a
-  // character at or above U+D800. Such columns get min/max again with compareUtf8.
-  let high = false;
-  for (let i = 0; i < n; i++) {
-    const v = values[i];
-    if (v != null) {
-      if (typeof v !== "string") throw mismatch(path, "a string", v);
-      const len = v.length;
-      if (buf.length - pos < len * 3) {
-        const bigger = new Uint8Array(Math.max(buf.length * 2, pos + len * 3));
-        bigger.set(buf.subarray(0, pos));
-        buf = bigger;
-      }
-      // ASCII fast path: a JS loop beats a native call for short strings.
-      let j = 0;
-      for (; j < len; j++) {
-        const c = v.charCodeAt(j);
-        if (c >= 0x80) break;
-        buf[pos++] = c;
-      }
-      if (j < len) {
-        const rest = j === 0 ? v : v.slice(j);
-        pos += encoder.encodeInto(rest, buf.subarray(pos)).written;
-        if (!high) for (let k = 0; k < rest.length; k++) if (rest.charCodeAt(k) >= 0xd800) { high = true; break; }
-      }
-      if (min === undefined || v < min) min = v;
-      if (max === undefined || v > max) max = v;
-    }
-    offsets[i + 1] = pos;
+function buildStrings(values: unknown[], _common: Common, path: string): Built {
+  const col = new StringColumn(values.length);
+  for (const v of values) {
+    if (v != null && typeof v !== "string") throw mismatch(path, "a string", v);
+    col.push(v as string | null | undefined);
   }
-  if (high) {
-    min = max = undefined;
-    for (const v of values) {
-      if (v == null) continue;
-      if (min === undefined || compareUtf8(v as string, min) < 0) min = v as string;
-      if (max === undefined || compareUtf8(v as string, max) > 0) max = v as string;
-    }
-  }
-  return {
-    data: makeData({ type: new arrow.Utf8(), ...common, valueOffsets: offsets, data: buf.subarray(0, pos) }),
-    stats: leaf(common.nullCount, min, max),
-  };
+  // Nullability was checked with the validity above.
+  return col.finish(path, true);
 }
 
 function buildBinary(values: unknown[], common: Common, path: string): Built {

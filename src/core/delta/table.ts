@@ -287,6 +287,17 @@ export class DeltaTable {
     return adds;
   }
 
+  /**
+   * Writes one data file from an Arrow batch built for {@link dataSchema} (with its
+   * statistics, as `rowsToArrow` or the column builders give them) and returns its add
+   * action, without committing.
+   * @throws {TableError} when the table is partitioned.
+   */
+  async writeBatch(built: BuiltBatch): Promise<Add> {
+    if (this.snapshot.partitionColumns.length > 0) throw new TableError(`${this.store.url} is partitioned: write its rows with writeFiles`);
+    return await this.#writeFile(built, {});
+  }
+
   /** The table's schema without its partition columns: what the data files hold. */
   get dataSchema(): StructType {
     const schema = this.snapshot.schema;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import * as timestampModule from "./timestamp.ts";
 import { formatTimestamp, microsToMillis, toMicros } from "./timestamp.ts";
 
 test("toMicros reads the publisher's format, ISO-8601 with fractions and zones, Dates and bigints", () => {
@@ -26,4 +27,20 @@ test("microsToMillis rounds towards the past, before 1970 too", () => {
 test("formatTimestamp writes six fraction digits in UTC", () => {
   assert.equal(formatTimestamp(1_704_164_645_000_001n, " "), "2024-01-02 03:04:05.000001");
   assert.equal(formatTimestamp(-1n, "T"), "1969-12-31T23:59:59.999999");
+});
+
+test("stringMicros gives toMicros's instant for every publisher-shaped string, existing or not", () => {
+  const { stringMicros } = timestampModule;
+  const p = (x: number, w: number) => String(x).padStart(w, "0");
+  let seed = 7;
+  const r = (lo: number, hi: number) => lo + ((seed = (seed * 1103515245 + 12345) % 2147483648) % (hi - lo + 1));
+  const cases = ["2024-02-29 00:00:00", "2023-02-29 00:00:00", "1900-02-29 00:00:00", "2000-02-29 12:00:00", "1969-12-31 23:59:59",
+    "0050-01-01 00:00:00", "0100-03-01 00:00:00", "9999-12-31 23:59:59", "2024-01-01 24:00:00", "2024-01-01T00:00:00", "2024-01-01 00:00:00.5", "2024-1x-01 00:00:00"];
+  for (let k = 0; k < 20_000; k++) cases.push(`${p(r(0, 9999), 4)}-${p(r(0, 13), 2)}-${p(r(0, 32), 2)} ${p(r(0, 24), 2)}:${p(r(0, 60), 2)}:${p(r(0, 60), 2)}`);
+  for (const s of cases) {
+    const want = toMicros(s);
+    const got = stringMicros(s);
+    assert.equal(got === undefined ? undefined : BigInt(got), want, s);
+    if (got !== undefined) assert.equal(typeof got, Number.isSafeInteger(Number(want)) ? "number" : "bigint", s);
+  }
 });

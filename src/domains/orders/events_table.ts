@@ -1,39 +1,40 @@
+import { StringColumn, TimestampColumn, finishBatch } from "../../core/arrow/column_builders.ts";
 import { field, struct } from "../../core/schema/schema.ts";
-import { toMicros } from "../../core/values/timestamp.ts";
 import type { DomainTable } from "../../engine/domain.ts";
 import { stableUuid } from "./ids.ts";
 import { type Order, ordersFullyReserved, type Reserved } from "./order.ts";
 
+const SCHEMA = struct(field("event_id", "string"), field("event_type", "string"), field("event_timestamp", "timestamp"), field("order_id", "string"));
+
 /** The bronze events table: every order event, plus `INVENTORY_UPDATED` for orders whose stock was reserved. */
 export const eventsTable: DomainTable<Order, Reserved> = {
   name: "events",
-  spec: {
-    schema: struct(field("event_id", "string"), field("event_type", "string"), field("event_timestamp", "timestamp"), field("order_id", "string")),
-  },
-  rows(batch) {
-    const rows: Record<string, unknown>[] = [];
+  spec: { schema: SCHEMA },
+  columns(batch) {
+    const n = batch.parts.reduce((k, p) => k + p.values.length, 0);
+    const eventId = new StringColumn(2 * n, 40);
+    const eventType = new StringColumn(2 * n, 16);
+    const eventTs = new TimestampColumn(2 * n);
+    const orderId = new StringColumn(2 * n, 40);
     for (const part of batch.parts) {
-      for (const { event: e } of part.values) {
-        rows.push({
-          event_id: e.event_id,
-          event_type: e.event_type,
-          event_timestamp: e.event_timestamp ? (toMicros(e.event_timestamp) ?? null) : null,
-          order_id: e.order_id,
-        });
+      for (const o of part.values) {
+        eventId.push(o.eventId);
+        eventType.push(o.eventType);
+        eventTs.push(o.eventTs);
+        orderId.push(o.orderId);
       }
     }
     for (const part of batch.parts) {
       const reserved = ordersFullyReserved(part);
-      for (const { event: e } of part.values) {
-        if (!reserved.has(e.order_id)) continue;
-        rows.push({
-          event_id: `ev-${stableUuid(`${e.order_id}/INVENTORY_UPDATED`)}`,
-          event_type: "INVENTORY_UPDATED",
-          event_timestamp: batch.batchTime,
-          order_id: e.order_id,
-        });
+      for (let k = 0; k < part.values.length; k++) {
+        if (reserved[k] !== 1) continue;
+        const id = part.values[k]!.orderId;
+        eventId.push(`ev-${stableUuid(`${id}/INVENTORY_UPDATED`)}`);
+        eventType.push("INVENTORY_UPDATED");
+        eventTs.push(batch.batchTime);
+        orderId.push(id);
       }
     }
-    return rows;
+    return finishBatch(SCHEMA, [eventId, eventType, eventTs, orderId]);
   },
 };

@@ -65,13 +65,17 @@ function compileBase(node: Node): Check {
       };
     }
     case "object": {
-      const entries = Object.entries(node.entries ?? {}).map(([key, n]) => [key, compile(n)] as const);
-      return (v) => {
-        if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-        const o = v as Record<string, unknown>;
-        for (const [key, check] of entries) if (!check(o[key])) return false;
-        return true;
-      };
+      const entries = Object.entries(node.entries ?? {});
+      const checks = entries.map(([, n]) => compile(n));
+      // Generated so that each property read has a constant key: `o[key]` with a variable
+      // key is a megamorphic lookup, the slowest part of checking a parsed record.
+      const body = entries.map(([key], k) => `c${k}(v[${JSON.stringify(key)}])`).join(" && ");
+      const decl = checks.map((_, k) => `const c${k} = checks[${k}];`).join(" ");
+      return new Function(
+        "checks",
+        "isArray",
+        `${decl} return (v) => typeof v === "object" && v !== null && !isArray(v)${body ? ` && ${body}` : ""};`,
+      )(checks, Array.isArray) as Check;
     }
   }
   throw new Unsupported(node.type);

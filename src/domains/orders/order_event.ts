@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { compileCheck } from "./fast_check.ts";
-import { toMicros } from "../../core/values/timestamp.ts";
+import { stringMicros } from "../../core/values/timestamp.ts";
 
 /** `YYYY-MM-DD HH:MM:SS` as the publisher writes it; ISO-8601 with `T`, fractions and a zone also pass. */
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?$/;
@@ -28,7 +28,7 @@ const quantity = v.nullish(v.pipe(
 const timestamp = v.nullish(v.pipe(
   v.string(),
   v.regex(TIMESTAMP, "expected a timestamp 'YYYY-MM-DD HH:MM:SS'"),
-  v.check((s) => toMicros(s) !== undefined, "expected a timestamp that exists (a real day and time)"),
+  v.check((s) => stringMicros(s) !== undefined, "expected a timestamp that exists (a real day and time)"),
 ));
 const required = (what: string) => v.pipe(v.string(`expected ${what} as a string`), v.nonEmpty(`expected a non-empty ${what}`));
 

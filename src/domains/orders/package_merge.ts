@@ -3,8 +3,8 @@ import { TableError } from "../../core/delta/errors.ts";
 import type { DeltaTable } from "../../core/delta/table.ts";
 import { typeText } from "../../core/schema/schema_adoption.ts";
 import type { PrepareStep, PreparedChange } from "../../engine/domain.ts";
-import type { Order, Reserved } from "./order.ts";
-import { type PackageRow, reserveStock } from "./reservation.ts";
+import { LINE_STRIDE, type Order, type Reserved } from "./order.ts";
+import { demandOf, type PackageRow, reserveStock } from "./reservation.ts";
 
 /**
  * The package_table MERGE as the order domain's prepare step: per batch, the demand of its
@@ -51,12 +51,12 @@ export class PackageMerge implements PrepareStep<Order, Reserved> {
   }
 
   async decide(values: readonly Order[], table: DeltaTable): Promise<PreparedChange<Reserved>> {
-    const lines = values.flatMap((o) => o.lines);
+    const demand = demandOf(values);
     const files = [...table.snapshot.files.values()];
     // Forget files the table no longer holds (replaced by this or another writer).
     for (const path of this.#rows.keys()) if (!table.snapshot.files.has(path)) this.#rows.delete(path);
     const byFile = await Promise.all(files.map(async (f) => ({ file: f, rows: await this.#rowsOf(table, f) })));
-    const res = reserveStock(byFile.flatMap((f) => f.rows), lines);
+    const res = reserveStock(byFile.flatMap((f) => f.rows), demand);
     // Rewrite only the files holding a changed row.
     let k = 0;
     const replaced: Add[] = [];
@@ -81,7 +81,7 @@ export class PackageMerge implements PrepareStep<Order, Reserved> {
         reserved: JSON.stringify([...res.reserved]),
       },
       operationMetrics: {
-        numSourceRows: String(lines.length),
+        numSourceRows: String(values.reduce((n, o) => n + o.lines.length / LINE_STRIDE, 0)),
         numTargetRowsUpdated: String(res.changed),
         numTargetRowsCopied: String(rows.length - res.changed),
         numTargetFilesRemoved: String(replaced.length),
