@@ -1,3 +1,4 @@
+import { batchRows } from "../core/arrow/adopted_batch.ts";
 import type { Add, Remove, Txn } from "../core/delta/actions.ts";
 import { ConcurrentDeleteReadError, ConcurrentTransactionError, SchemaMismatchError, TableError, type TableMismatches } from "../core/delta/errors.ts";
 import { DeltaTable, type WriterOptions } from "../core/delta/table.ts";
@@ -319,7 +320,10 @@ export class DeltaSink<V, D> implements BatchSink {
     if (t.columns && t.name !== QUARANTINE_TABLE.name) {
       const built = t.columns(view);
       if (built.numRows === 0) return undefined;
-      return { ...pending, adds: [await table.writeBatch(built)], rows: built.numRows };
+      if (table.adoption === undefined) return { ...pending, adds: [await table.writeBatch(built)], rows: built.numRows };
+      // A table written in its own schema (adopted): the rows go through its conversions.
+      const rows = batchRows(built.batch);
+      return { ...pending, adds: await table.writeFiles(rows), rows: rows.length };
     }
     const rows = t.name === QUARANTINE_TABLE.name
       ? quarantineRows(this.#opts.stream, batchTime, fresh.flatMap((s) => s.rejected))

@@ -82,3 +82,30 @@ function strip(t: unknown): unknown {
   if (o.type === "map") return { m: [strip(o.keyType), o.valueContainsNull, strip(o.valueType)] };
   return t;
 }
+
+/**
+ * The rows of a batch built for the produced schema (by the column builders), as the values
+ * {@link adoptedBatch} takes: what a domain that builds columns hands an adopted table, whose
+ * columns are converted row by row. Primitive columns only (the column builders make no other).
+ * @throws {SchemaError} naming a column of a type it cannot read back.
+ */
+export function batchRows(batch: arrow.RecordBatch): Row[] {
+  const rows: Record<string, unknown>[] = Array.from({ length: batch.numRows }, () => ({}));
+  batch.schema.fields.forEach((f, k) => {
+    const vector = batch.getChildAt(k)!;
+    const t = vector.type;
+    // Timestamps (µs) and dates (days) from their raw values: `get` gives milliseconds.
+    const raw = arrow.DataType.isTimestamp(t) || arrow.DataType.isDate(t);
+    if (!raw && !arrow.DataType.isUtf8(t) && !arrow.DataType.isInt(t) && !arrow.DataType.isFloat(t) && !arrow.DataType.isBool(t)) {
+      throw new SchemaError(`Column '${f.name}' of type ${t} cannot be written into an adopted table from columns`);
+    }
+    let i = 0;
+    for (const data of vector.data) {
+      for (let j = 0; j < data.length; j++, i++) {
+        const valid = vector.isValid(i);
+        rows[i]![f.name] = !valid ? null : raw ? (data.values as ArrayLike<unknown>)[data.offset + j] : vector.get(i);
+      }
+    }
+  });
+  return rows;
+}

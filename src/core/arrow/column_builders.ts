@@ -2,7 +2,7 @@ import * as arrow from "apache-arrow";
 import { SchemaError, type StructType } from "../schema/schema.ts";
 import { compareUtf8 } from "../../util/utf8_order.ts";
 import { arrowSchema } from "./arrow_types.ts";
-import type { BuiltBatch, ColumnStats, LeafStats } from "./rows_to_arrow.ts";
+import type { BuiltBatch, ColumnStats, LeafStats } from "./built_batch.ts";
 
 /**
  * Column builders: values appended one at a time straight into Arrow buffers, with the

@@ -6,31 +6,8 @@ import { toMicros } from "../values/timestamp.ts";
 import { arrowSchema, arrowType } from "./arrow_types.ts";
 import { StringColumn } from "./column_builders.ts";
 
-/**
- * Statistics of one column of a batch, shaped like the schema: a struct has per-field
- * statistics, every other column one `nullCount` and, for orderable types, `min`/`max`.
- *
- * `min`/`max` hold raw values: `number` for integer/short/byte/float/double and date
- * (days since the epoch), `bigint` for long, timestamp (µs since the epoch) and decimal
- * (unscaled), `string` for strings (whole; cutting is the stats writer's job).
- */
-export type ColumnStats = LeafStats | StructStats;
-export interface LeafStats {
-  kind: "leaf";
-  nullCount: number;
-  min?: number | bigint | string;
-  max?: number | bigint | string;
-}
-export interface StructStats {
-  kind: "struct";
-  fields: Map<string, ColumnStats>;
-}
-
-export interface BuiltBatch {
-  batch: arrow.RecordBatch;
-  stats: StructStats;
-  numRows: number;
-}
+export type { BuiltBatch, ColumnStats, LeafStats, StructStats } from "./built_batch.ts";
+import type { BuiltBatch, ColumnStats, LeafStats } from "./built_batch.ts";
 
 type Row = Readonly<Record<string, unknown>>;
 
