@@ -156,6 +156,16 @@ export const KEYS = {
     schema: bool,
     boolean: true,
   },
+  autoCompact: {
+    flag: "auto-compact",
+    env: ["AUTO_COMPACT"],
+    default: "false",
+    boolean: true,
+    doc: "compact a table in the background after a commit leaves more than auto-compact-min-files small files in one of its partitions (one table at a time, beside ingest)",
+    schema: bool,
+  },
+  autoCompactMinFiles: { flag: "auto-compact-min-files", env: ["AUTO_COMPACT_MIN_FILES"], default: "50", doc: "with --auto-compact: compact a partition once it holds more than this many small files", schema: positiveInt },
+  autoCompactTargetSize: { flag: "auto-compact-target-size", env: ["AUTO_COMPACT_TARGET_SIZE"], default: "128MiB", doc: "with --auto-compact: files below this size are small, and compacted into files of about this size", schema: size },
   compression: { flag: "compression", env: ["PARQUET_COMPRESSION"], default: "zstd", doc: "Parquet compression: zstd, snappy or none", schema: oneOf("zstd", "snappy", "none") },
   logLevel: { flag: "log-level", env: ["LOG_LEVEL"], default: "info", doc: "debug, info, warning (or warn) or error, in any case", schema: logLevel },
   logFormat: { flag: "log-format", env: ["LOG_FORMAT"], default: "text", doc: "console log format: text or json", schema: oneOf("text", "json") },
@@ -198,6 +208,9 @@ export interface Settings {
   readyMaxLag: number;
   /** Add the columns an existing table lacks instead of refusing to start. */
   evolveSchema: boolean;
+  autoCompact: boolean;
+  autoCompactMinFiles: number;
+  autoCompactTargetSize: number;
   compression: Codec;
   logLevel: Out<"logLevel">;
   logFormat: Out<"logFormat">;

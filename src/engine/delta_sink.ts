@@ -9,6 +9,7 @@ import type { ObjectStore } from "../ports/object_store.ts";
 import { noteGarbage } from "../util/collect_garbage.ts";
 import type { BatchSink, CommitBatch, CommitShard } from "./batch_sink.ts";
 import type { BatchPart, Domain, DomainTable } from "./domain.ts";
+import type { AutoCompactor } from "./auto_compactor.ts";
 import type { FaultHook } from "./fault_point.ts";
 import { QUARANTINE_TABLE, quarantineRows, type Rejected } from "./quarantine_table.ts";
 
@@ -52,6 +53,8 @@ export interface DeltaSinkOptions {
   random?: () => number;
   fault?: FaultHook;
   events?: SinkEvents;
+  /** Told of every table commit; compacts in the background (`--auto-compact`). */
+  compactor?: AutoCompactor;
 }
 
 /** One shard of a batch, decoded. */
@@ -269,6 +272,7 @@ export class DeltaSink<V, D> implements BatchSink {
       const started = this.#opts.clock.monoMs();
       const committed = await prepared.table.commitFiles(prepared.adds, prepared.removes, { txns: prepared.txns, ...prepared.info! });
       this.#opts.events?.tableCommitted?.(prepared.name, prepared.rows, this.#opts.clock.monoMs() - started, committed.version);
+      this.#opts.compactor?.noteCommit(prepared.name, prepared.table);
       await fault?.("after-prepare");
     }
     // 4. The appends, one table at a time.
@@ -335,6 +339,7 @@ export class DeltaSink<V, D> implements BatchSink {
       try {
         const committed = await p.table.commitFiles(p.adds, [], { txns: p.txns, operation: "WRITE", operationParameters: { mode: "Append", partitionBy: JSON.stringify(p.table.snapshot.partitionColumns) } });
         this.#opts.events?.tableCommitted?.(p.name, p.rows, this.#opts.clock.monoMs() - started, committed.version);
+        this.#opts.compactor?.noteCommit(p.name, p.table);
       } catch (err) {
         if (!(err instanceof ConcurrentTransactionError)) throw err;
         p = await this.#build(p.source as DomainTable<V, D>, shards, decisions, batchTime);

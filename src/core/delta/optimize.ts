@@ -24,7 +24,8 @@ import { CODEC_SUFFIX, type Codec, readParquet, writeParquetStream } from "../pa
 import type { DataType, StructType } from "../schema/schema.ts";
 import { compareUtf8 } from "../../util/utf8_order.ts";
 import type { Add, Remove } from "./actions.ts";
-import { ConcurrentDeleteReadError, TableError } from "./errors.ts";
+import { CommitConflictError, ConcurrentDeleteReadError, TableError, VersionRaceLostError } from "./errors.ts";
+import { RetryExhaustedError } from "../retry/retry.ts";
 import { actionPathToKey, keyToActionPath, partitionFolder } from "./partitions.ts";
 import { unsupportedForOptimize } from "./protocol_support.ts";
 import { statsJson } from "./stats.ts";
@@ -215,7 +216,10 @@ export async function optimize(table: DeltaTable, options: OptimizeOptions = {})
       break;
     } catch (err) {
       if (err instanceof ConcurrentDeleteReadError && attempt < retries) continue;
-      await deleteQuietly(table, adds);
+      // The new files go only when the commit certainly did not happen. Any other failure
+      // (the log entry's write answered with an error after it was applied, say) may have
+      // committed them: they stay, and vacuum deletes them if no commit names them.
+      if (certainlyNotCommitted(err)) await deleteQuietly(table, adds);
       throw err;
     }
   }
@@ -282,6 +286,11 @@ function numRecords(f: Add): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether a failed commit certainly wrote no version: a conflict, or every race for a version lost. */
+function certainlyNotCommitted(err: unknown): boolean {
+  return err instanceof CommitConflictError || (err instanceof RetryExhaustedError && err.cause instanceof VersionRaceLostError);
 }
 
 async function deleteQuietly(table: DeltaTable, adds: readonly Add[]): Promise<void> {

@@ -217,3 +217,52 @@ test("append-only tables are compacted (dataChange false); tables with deletion 
     await assert.rejects(optimize(await DeltaTable.open(s, { anyProtocol: true })), UnsupportedFeaturesError);
   }
 });
+
+/** A view of `inner` whose calls `fail` picks (it sees the method, the key, and whether the call was applied yet) throw. */
+function failingStore(inner: MemoryStore, fail: (method: string, key: string, applied: boolean) => boolean): ObjectStore {
+  return new Proxy(inner, {
+    get: (target, prop, receiver) => {
+      const v = Reflect.get(target, prop, receiver);
+      if (typeof v !== "function") return v;
+      if (!["get", "put", "putIfAbsent", "delete"].includes(String(prop))) return v.bind(target);
+      return async (...args: unknown[]) => {
+        const key = String(args[0]);
+        if (fail(String(prop), key, false)) throw new Error(`injected: ${String(prop)} ${key} failed`);
+        const out = await (v as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        if (fail(String(prop), key, true)) throw new Error(`injected: ${String(prop)} ${key} was applied but its answer was lost`);
+        return out;
+      };
+    },
+  });
+}
+
+test("a data file that cannot be read in the middle of a bin fails optimize with that error and commits nothing", async () => {
+  const inner = new MemoryStore("t");
+  const table = await DeltaTable.openOrCreate(inner, { schema: SCHEMA });
+  for (let b = 0; b < 12; b++) await table.append([row(2 * b), row(2 * b + 1)]);
+  const version = table.version;
+  const before = sortRows(await table.readRows(undefined, { timestamps: "micros" }));
+  // Reads are in size order: fail the 9th data file read, after chunks of rows went to the encoder.
+  let reads = 0;
+  const store = failingStore(inner, (method, key, applied) => method === "get" && !applied && key.endsWith(".parquet") && !key.startsWith("_delta_log/") && ++reads === 9);
+  await assert.rejects(optimize(await DeltaTable.open(store), { chunkRows: 3 }), /injected: get .* failed/);
+  const fresh = await DeltaTable.open(inner);
+  assert.equal(fresh.version, version);
+  assert.deepEqual(sortRows(await fresh.readRows(undefined, { timestamps: "micros" })), before);
+  const data: string[] = [];
+  for await (const o of inner.list("")) if (o.key.endsWith(".parquet") && !o.key.startsWith("_delta_log/")) data.push(o.key);
+  assert.equal(data.length, 12, "the new file was deleted");
+});
+
+test("a commit answered with an error after it was applied keeps its new file: the table never names a missing file", async () => {
+  const inner = new MemoryStore("t");
+  const table = await DeltaTable.openOrCreate(inner, { schema: SCHEMA });
+  for (let b = 0; b < 6; b++) await table.append([row(b)]);
+  const before = sortRows(await table.readRows(undefined, { timestamps: "micros" }));
+  const next = commitKey(table.version + 1);
+  const store = failingStore(inner, (method, key, applied) => method === "putIfAbsent" && applied && key === next);
+  await assert.rejects(optimize(await DeltaTable.open(store)), /was applied but its answer was lost/);
+  const fresh = await DeltaTable.open(inner);
+  assert.equal(fresh.snapshot.files.size, 1, "the commit happened");
+  assert.deepEqual(sortRows(await fresh.readRows(undefined, { timestamps: "micros" })), before);
+});
