@@ -47,7 +47,7 @@ export async function prepareRun(settings: Settings, deps: RunDeps): Promise<Pre
   const { domain, locations } = await chooseDomain(settings);
   const compactionEvents = compactionTelemetry(deps.metrics, logger("compaction"), Object.keys(locations));
   const compactor = settings.autoCompact
-    ? new AutoCompactor({ clock: systemClock, minFiles: settings.autoCompactMinFiles, targetFileSize: settings.autoCompactTargetSize, events: compactionEvents })
+    ? new AutoCompactor({ clock: systemClock, minFiles: settings.autoCompactMinFiles, maxBytes: settings.autoCompactMaxBytes, events: compactionEvents })
     : undefined;
   const outages = mergeEvents(outageLog(logger("subscriber"), systemClock, settings.outageBudget, dependencyNames(settings, source.streamName)), deps.events ?? {});
   // Opening the tables reads (and may create) them: an unavailable store is waited out here

@@ -161,11 +161,11 @@ export const KEYS = {
     env: ["AUTO_COMPACT"],
     default: "false",
     boolean: true,
-    doc: "compact a table in the background after a commit leaves more than auto-compact-min-files small files in one of its partitions (one table at a time, beside ingest)",
+    doc: "experimental: compact small files in the background after commits (size tiers of auto-compact-min-files files, at most auto-compact-max-bytes per compaction, one at a time); see the README's Table maintenance",
     schema: bool,
   },
-  autoCompactMinFiles: { flag: "auto-compact-min-files", env: ["AUTO_COMPACT_MIN_FILES"], default: "50", doc: "with --auto-compact: compact a partition once it holds more than this many small files", schema: positiveInt },
-  autoCompactTargetSize: { flag: "auto-compact-target-size", env: ["AUTO_COMPACT_TARGET_SIZE"], default: "128MiB", doc: "with --auto-compact: files below this size are small, and compacted into files of about this size", schema: size },
+  autoCompactMinFiles: { flag: "auto-compact-min-files", env: ["AUTO_COMPACT_MIN_FILES"], default: "10", doc: "with --auto-compact: files of one size tier of a partition compacted together, at least (also the factor between tiers)", schema: positiveInt },
+  autoCompactMaxBytes: { flag: "auto-compact-max-bytes", env: ["AUTO_COMPACT_MAX_BYTES"], default: "64MiB", doc: "with --auto-compact: bytes one compaction reads at most; files of half this size or more are left for tables optimize", schema: size },
   compression: { flag: "compression", env: ["PARQUET_COMPRESSION"], default: "zstd", doc: "Parquet compression: zstd, snappy or none", schema: oneOf("zstd", "snappy", "none") },
   logLevel: { flag: "log-level", env: ["LOG_LEVEL"], default: "info", doc: "debug, info, warning (or warn) or error, in any case", schema: logLevel },
   logFormat: { flag: "log-format", env: ["LOG_FORMAT"], default: "text", doc: "console log format: text or json", schema: oneOf("text", "json") },
@@ -210,7 +210,7 @@ export interface Settings {
   evolveSchema: boolean;
   autoCompact: boolean;
   autoCompactMinFiles: number;
-  autoCompactTargetSize: number;
+  autoCompactMaxBytes: number;
   compression: Codec;
   logLevel: Out<"logLevel">;
   logFormat: Out<"logFormat">;

@@ -41,7 +41,7 @@ const COMPACTION_REGRESSIONS: [number, string][] = [
   [5, "a commit of OPTIMIZE answered with an error after it was applied: its new files were deleted, and the table named a missing file"],
 ];
 
-// Auto-compaction in every worker (a partition is compacted past 3 small files) and an outside
+// Auto-compaction in every worker (size tiers of 3 files) and an outside
 // OPTIMIZE that crashes now and then. SIM_COMPACTION_SEEDS sets how many seeds run from SIM_FIRST + 1000.
 const compactionFirst = first + 1000;
 const compactionSeeds = Number(process.env.SIM_COMPACTION_SEEDS ?? 6);

@@ -62,7 +62,7 @@ export interface SimOptions {
   /** Called with progress lines (verbose runs). */
   log?: (line: string) => void;
   /**
-   * Workers auto-compact (more than 3 small files in a partition) and an outside OPTIMIZE runs
+   * Workers auto-compact (size tiers of 3 files) and an outside OPTIMIZE runs
    * on a random table now and then, its process crashing mid-way sometimes. Its own random
    * stream: the other faults of a seed stay as they were. @default false
    */

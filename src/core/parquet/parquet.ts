@@ -69,6 +69,7 @@ export function writeParquet(batches: readonly arrow.RecordBatch[], options: Par
  */
 export class WasmBatches {
   #table: pq.Table | undefined;
+  #key: Uint8Array | undefined;
   /** Rows in all the batches. */
   readonly numRows: number;
 
@@ -87,7 +88,7 @@ export class WasmBatches {
 
   /** The Arrow schema as IPC bytes: two sources with equal keys make batches of one schema. */
   schemaKey(): Uint8Array {
-    return this.#live().schema.intoIPCStream();
+    return (this.#key ??= this.#live().schema.intoIPCStream());
   }
 
   /** Takes the batches out (parquet-wasm objects, for the encoder). */
@@ -173,21 +174,22 @@ export async function writeParquetStream(batches: AsyncIterable<arrow.RecordBatc
           return;
         }
         let wasm: pq.RecordBatch[];
-        if (next.value instanceof WasmBatches) wasm = next.value.take();
-        else {
+        let key: Uint8Array;
+        if (next.value instanceof WasmBatches) {
+          key = next.value.schemaKey();
+          wasm = next.value.take();
+        } else {
           const ipc = arrow.tableToIPC(new arrow.Table([next.value]), "stream");
           const t = pq.Table.fromIPCStream(ipc);
+          key = t.schema.intoIPCStream();
           wasm = t.recordBatches();
           t.free();
           noteGarbage(ipc.length * 2);
         }
-        for (const rb of wasm) {
-          const key = rb.schema.intoIPCStream();
-          if (!firstKey) firstKey = key;
-          else if (!sameBytes(key, firstKey)) {
-            for (const b of wasm) b.free();
-            throw new TypeError("a record batch has another schema than the first batch of the file");
-          }
+        if (!firstKey) firstKey = key;
+        else if (!sameBytes(key, firstKey)) {
+          for (const b of wasm) b.free();
+          throw new TypeError("a record batch has another schema than the first batch of the file");
         }
         for (const rb of wasm) {
           rowsIn += rb.numRows;
