@@ -4,7 +4,7 @@
  * that table gets a compaction in the background: one bin of at most `maxBytes`, one
  * compaction at a time per process, the others waiting by table name. The commit queue never
  * waits for it (`noteCommit` only looks at the snapshot the commit left); what ingest feels is
- * the CPU it takes and the memory of one bin (its new file is built in memory before it is
+ * the CPU it takes (it waits between files while a batch is in progress) and the memory of one bin (its new file is built in memory before it is
  * written), which is why a compaction is bounded in bytes and not left to grow with the
  * table. After each compaction the process is asked to give back what it freed.
  *
@@ -53,6 +53,9 @@ export class AutoCompactor {
   readonly #queue = new Map<string, DeltaTable>();
   #running: Promise<void> | undefined;
   readonly #abort = new AbortController();
+  /** Batches in progress, and the compaction waiting for them to end. */
+  #batches = 0;
+  readonly #waiting: (() => void)[] = [];
 
   constructor(options: AutoCompactOptions) {
     this.#opts = options;
@@ -81,6 +84,27 @@ export class AutoCompactor {
     return this.#plan(table.snapshot.files.values(), table.snapshot.partitionColumns).length > 0;
   }
 
+  /**
+   * A batch is being built and committed: until the function returned is called, the
+   * compaction in flight waits before its next file, so that the batch has the CPU to itself
+   * (a compaction advances between batches; with batches back to back it waits for a gap).
+   */
+  batchStarted(): () => void {
+    this.#batches++;
+    let called = false;
+    return () => {
+      if (called) return;
+      called = true;
+      if (--this.#batches === 0) for (const wake of this.#waiting.splice(0)) wake();
+    };
+  }
+
+  /** Resolves when no batch is in progress, or the compactor is closing. */
+  #batchGap(): Promise<void> {
+    if (this.#batches === 0 || this.#abort.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
   /** Resolves once no compaction runs and none waits (tests, benchmarks). */
   async idle(): Promise<void> {
     while (this.#running) await this.#running;
@@ -90,6 +114,7 @@ export class AutoCompactor {
   async close(): Promise<void> {
     this.#abort.abort(new Error("the subscriber is stopping"));
     this.#queue.clear();
+    for (const wake of this.#waiting.splice(0)) wake();
     await this.#running;
   }
 
@@ -131,6 +156,7 @@ export class AutoCompactor {
         // the event loop the commits share.
         chunkRows: 16_384,
         signal: this.#abort.signal,
+        beforeFile: () => this.#batchGap(),
       });
       this.#opts.events?.compactionDone?.(name, res.version !== null ? "compacted" : "skipped", clock.monoMs() - started, res);
       return res.version !== null ? table : undefined;

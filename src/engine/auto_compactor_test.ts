@@ -51,3 +51,21 @@ test("noteCommit never waits, and close stops what is queued", async () => {
   compactor.noteCommit("t", table);
   assert.equal(compactor.busy, false, "nothing starts after close");
 });
+
+test("a compaction waits between files while a batch is in progress, and goes on when it ends", async () => {
+  const store = new MemoryStore("t");
+  const table = await DeltaTable.openOrCreate(store, { schema: SCHEMA });
+  for (let b = 0; b < 4; b++) await table.append(rows(b * 10, 10));
+  const version = table.version;
+  const compactor = new AutoCompactor({ clock: systemClock, minFiles: 4 });
+  const batchDone = compactor.batchStarted();
+  compactor.noteCommit("t", table);
+  // Event loop turns enough for the whole compaction on the memory store, were it not waiting.
+  for (let i = 0; i < 200; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(compactor.busy, true);
+  assert.equal((await DeltaTable.open(store)).version, version, "nothing committed during the batch");
+  batchDone();
+  await compactor.idle();
+  assert.equal((await DeltaTable.open(store)).snapshot.files.size, 1);
+  await compactor.close();
+});

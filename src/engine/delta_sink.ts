@@ -176,14 +176,20 @@ export class DeltaSink<V, D> implements BatchSink {
   }
 
   async commit(batch: CommitBatch): Promise<void> {
-    const shards = batch.shards.map((s) => this.#decode(s));
-    const batchTime = BigInt(batch.wallMs) * 1000n;
-    await retry(() => this.#attempt(shards, batchTime, batch), POLICIES.prepareConflict, {
-      clock: this.#opts.clock,
-      ...(this.#opts.random ? { random: this.#opts.random } : {}),
-      retriable: isPrepareConflict,
-      onRetry: (e) => this.#opts.events?.conflict?.(this.#domain.prepare?.table ?? "?", e.error as Error, e.attempt),
-    });
+    // A background compaction waits between its files while a batch is being built and committed.
+    const done = this.#opts.compactor?.batchStarted();
+    try {
+      const shards = batch.shards.map((s) => this.#decode(s));
+      const batchTime = BigInt(batch.wallMs) * 1000n;
+      await retry(() => this.#attempt(shards, batchTime, batch), POLICIES.prepareConflict, {
+        clock: this.#opts.clock,
+        ...(this.#opts.random ? { random: this.#opts.random } : {}),
+        retriable: isPrepareConflict,
+        onRetry: (e) => this.#opts.events?.conflict?.(this.#domain.prepare?.table ?? "?", e.error as Error, e.attempt),
+      });
+    } finally {
+      done?.();
+    }
     // The batch's records, parsed values and rows are garbage now: several times its bytes.
     noteGarbage(4 * batch.shards.reduce((n, s) => n + s.records.reduce((m, r) => m + r.data.length, 0), 0));
   }

@@ -60,6 +60,8 @@ export interface OptimizeOptions {
   maxConflictRetries?: number;
   /** Stops between files (the new files written so far are left for vacuum). */
   signal?: AbortSignal;
+  /** Awaited before each file is decoded: the daemon's auto-compaction waits there while a batch is being committed. */
+  beforeFile?: () => Promise<void>;
   /** Called after each bin is written. */
   onBin?: (bin: CompactionBin, add: Add) => void;
   /**
@@ -396,6 +398,10 @@ async function writeBin(table: DeltaTable, bin: CompactionBin, options: Optimize
       return built.batch;
     };
     for await (const { file: f, bytes } of readAhead(table.store, bin.files, options.signal)) {
+      if (options.beforeFile) {
+        await options.beforeFile();
+        options.signal?.throwIfAborted();
+      }
       const data = readParquetBatches(bytes);
       const expected = numRecords(f);
       if (expected !== undefined && expected !== data.numRows) {
