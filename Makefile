@@ -84,7 +84,7 @@ check: node_modules/.installed $(DENO)
 
 ## The deterministic simulation: SEEDS=n seeds from SIM_FIRST (default random), or SEED=n alone.
 sim: node_modules/.installed
-	SEED=$(SEED) SEEDS=$(SEEDS) SIM_FIRST=$(SIM_FIRST) $(BUN) tests/sim/run_sim.ts
+	SEED=$(SEED) SEEDS=$(SEEDS) SIM_FIRST=$(SIM_FIRST) SIM_COMPACTION=$(SIM_COMPACTION) $(BUN) tests/sim/run_sim.ts
 
 ## 200,000 orders (ORDERS=n) through the whole pipeline, beside JSON.parse alone; then latency.
 bench: node_modules/.installed

@@ -593,6 +593,8 @@ async function runCommand(settings: Settings, once: boolean, env: Record<string,
     await supervisor.run(ctl.signal, { once });
   } finally {
     if (progress) clearInterval(progress);
+    // A compaction in flight stops between files; what it wrote is left for vacuum.
+    await prepared.compactor?.close();
     await server?.close();
   }
   const secs = (Date.now() - started) / 1000;

@@ -5,6 +5,7 @@ import { KinesisSource } from "../adapters/kinesis/kinesis_source.ts";
 import { ConfigError, joinUri, type Settings } from "../config/settings.ts";
 import { ShardStateStore } from "../core/shard_state/shard_state_store.ts";
 import { SchemaMismatchError } from "../core/delta/errors.ts";
+import { AutoCompactor } from "../engine/auto_compactor.ts";
 import { DeltaSink } from "../engine/delta_sink.ts";
 import type { FaultHook } from "../engine/fault_point.ts";
 import { Supervisor, type SupervisorEvents } from "../engine/supervisor.ts";
@@ -12,7 +13,7 @@ import { systemClock } from "../ports/clock.ts";
 import type { RecordSource } from "../ports/record_source.ts";
 import type { Metrics } from "../telemetry/metrics.ts";
 import { logger } from "../telemetry/logging.ts";
-import { sinkTelemetry, supervisorTelemetry } from "../telemetry/run_telemetry.ts";
+import { compactionTelemetry, sinkTelemetry, supervisorTelemetry } from "../telemetry/run_telemetry.ts";
 import { chooseDomain } from "./domains.ts";
 import { type Dependency, dependencyOf, isUnavailable, OutageError } from "../core/retry/failure_kind.ts";
 import { POLICIES } from "../core/retry/policies.ts";
@@ -34,6 +35,8 @@ export interface Prepared {
   supervisor: Supervisor;
   sink: DeltaSink<unknown, unknown>;
   source: RecordSource;
+  /** With `--auto-compact`: close it when the run ends (stops a compaction in flight). */
+  compactor?: AutoCompactor;
 }
 
 /** Builds the run for `settings`: source, domain and its tables, shard states, telemetry. */
@@ -42,6 +45,10 @@ export async function prepareRun(settings: Settings, deps: RunDeps): Promise<Pre
   const s3 = s3Config(settings);
   const source = deps.source ?? new KinesisSource(settings.stream!, KinesisSource.client(kinesisConfig(settings)), settings.region ?? "");
   const { domain, locations } = await chooseDomain(settings);
+  const compactionEvents = compactionTelemetry(deps.metrics, logger("compaction"), Object.keys(locations));
+  const compactor = settings.autoCompact
+    ? new AutoCompactor({ clock: systemClock, minFiles: settings.autoCompactMinFiles, maxBytes: settings.autoCompactMaxBytes, events: compactionEvents })
+    : undefined;
   const outages = mergeEvents(outageLog(logger("subscriber"), systemClock, settings.outageBudget, dependencyNames(settings, source.streamName)), deps.events ?? {});
   // Opening the tables reads (and may create) them: an unavailable store is waited out here
   // as everywhere else, within the outage budget.
@@ -57,6 +64,7 @@ export async function prepareRun(settings: Settings, deps: RunDeps): Promise<Pre
           writer: { codec: settings.compression, evolveSchema: settings.evolveSchema },
           ...(deps.fault ? { fault: deps.fault } : {}),
           events: sinkTelemetry(deps.metrics, logger("sink"), Object.keys(locations)),
+          ...(compactor ? { compactor } : {}),
         },
       ),
     { ...POLICIES.outage, budgetMs: settings.outageBudget },
@@ -88,7 +96,7 @@ export async function prepareRun(settings: Settings, deps: RunDeps): Promise<Pre
     ...(deps.random ? { random: deps.random } : {}),
     ...(deps.fault ? { fault: deps.fault } : {}),
   }, events);
-  return { supervisor, sink: sink as DeltaSink<unknown, unknown>, source };
+  return { supervisor, sink: sink as DeltaSink<unknown, unknown>, source, ...(compactor ? { compactor } : {}) };
 }
 
 /**

@@ -156,6 +156,16 @@ export const KEYS = {
     schema: bool,
     boolean: true,
   },
+  autoCompact: {
+    flag: "auto-compact",
+    env: ["AUTO_COMPACT"],
+    default: "false",
+    boolean: true,
+    doc: "experimental: compact small files in the background after commits (size tiers of auto-compact-min-files files, at most auto-compact-max-bytes per compaction, one at a time); see the README's Table maintenance",
+    schema: bool,
+  },
+  autoCompactMinFiles: { flag: "auto-compact-min-files", env: ["AUTO_COMPACT_MIN_FILES"], default: "10", doc: "with --auto-compact: files of one size tier of a partition compacted together, at least (also the factor between tiers)", schema: positiveInt },
+  autoCompactMaxBytes: { flag: "auto-compact-max-bytes", env: ["AUTO_COMPACT_MAX_BYTES"], default: "64MiB", doc: "with --auto-compact: bytes one compaction reads at most; files of half this size or more are left for tables optimize", schema: size },
   compression: { flag: "compression", env: ["PARQUET_COMPRESSION"], default: "zstd", doc: "Parquet compression: zstd, snappy or none", schema: oneOf("zstd", "snappy", "none") },
   logLevel: { flag: "log-level", env: ["LOG_LEVEL"], default: "info", doc: "debug, info, warning (or warn) or error, in any case", schema: logLevel },
   logFormat: { flag: "log-format", env: ["LOG_FORMAT"], default: "text", doc: "console log format: text or json", schema: oneOf("text", "json") },
@@ -198,6 +208,9 @@ export interface Settings {
   readyMaxLag: number;
   /** Add the columns an existing table lacks instead of refusing to start. */
   evolveSchema: boolean;
+  autoCompact: boolean;
+  autoCompactMinFiles: number;
+  autoCompactMaxBytes: number;
   compression: Codec;
   logLevel: Out<"logLevel">;
   logFormat: Out<"logFormat">;

@@ -10,6 +10,7 @@ import type { ObjectStore } from "../ports/object_store.ts";
 import { collectBatchGarbage, noteDecoded } from "../util/collect_garbage.ts";
 import type { BatchSink, CommitBatch, CommitShard } from "./batch_sink.ts";
 import type { BatchPart, Domain, DomainTable } from "./domain.ts";
+import type { AutoCompactor } from "./auto_compactor.ts";
 import type { FaultHook } from "./fault_point.ts";
 import { QUARANTINE_TABLE, quarantineRows, type Rejected } from "./quarantine_table.ts";
 
@@ -53,6 +54,8 @@ export interface DeltaSinkOptions {
   random?: () => number;
   fault?: FaultHook;
   events?: SinkEvents;
+  /** Told of every table commit; compacts in the background (`--auto-compact`). */
+  compactor?: AutoCompactor;
 }
 
 /** One shard of a batch, decoded. */
@@ -174,16 +177,22 @@ export class DeltaSink<V, D> implements BatchSink {
   }
 
   async commit(batch: CommitBatch): Promise<void> {
-    const shards = batch.shards.map((s) => this.#decode(s));
-    // What decoding made, and what the previous batch left, is garbage now.
-    collectBatchGarbage();
-    const batchTime = BigInt(batch.wallMs) * 1000n;
-    await retry(() => this.#attempt(shards, batchTime, batch), POLICIES.prepareConflict, {
-      clock: this.#opts.clock,
-      ...(this.#opts.random ? { random: this.#opts.random } : {}),
-      retriable: isPrepareConflict,
-      onRetry: (e) => this.#opts.events?.conflict?.(this.#domain.prepare?.table ?? "?", e.error as Error, e.attempt),
-    });
+    // A background compaction waits between its files while a batch is being built and committed.
+    const done = this.#opts.compactor?.batchStarted();
+    try {
+      const shards = batch.shards.map((s) => this.#decode(s));
+      // What decoding made, and what the previous batch left, is garbage now.
+      collectBatchGarbage();
+      const batchTime = BigInt(batch.wallMs) * 1000n;
+      await retry(() => this.#attempt(shards, batchTime, batch), POLICIES.prepareConflict, {
+        clock: this.#opts.clock,
+        ...(this.#opts.random ? { random: this.#opts.random } : {}),
+        retriable: isPrepareConflict,
+        onRetry: (e) => this.#opts.events?.conflict?.(this.#domain.prepare?.table ?? "?", e.error as Error, e.attempt),
+      });
+    } finally {
+      done?.();
+    }
     // The batch's records, parsed values and columns are garbage now.
     collectBatchGarbage();
   }
@@ -273,6 +282,7 @@ export class DeltaSink<V, D> implements BatchSink {
       const started = this.#opts.clock.monoMs();
       const committed = await prepared.table.commitFiles(prepared.adds, prepared.removes, { txns: prepared.txns, ...prepared.info! });
       this.#opts.events?.tableCommitted?.(prepared.name, prepared.rows, this.#opts.clock.monoMs() - started, committed.version);
+      this.#opts.compactor?.noteCommit(prepared.name, prepared.table);
       await fault?.("after-prepare");
     }
     // 4. The appends, one table at a time.
@@ -349,6 +359,7 @@ export class DeltaSink<V, D> implements BatchSink {
       try {
         const committed = await p.table.commitFiles(p.adds, [], { txns: p.txns, operation: "WRITE", operationParameters: { mode: "Append", partitionBy: JSON.stringify(p.table.snapshot.partitionColumns) } });
         this.#opts.events?.tableCommitted?.(p.name, p.rows, this.#opts.clock.monoMs() - started, committed.version);
+        this.#opts.compactor?.noteCommit(p.name, p.table);
       } catch (err) {
         if (!(err instanceof ConcurrentTransactionError)) throw err;
         p = await this.#build(p.source as DomainTable<V, D>, shards, decisions, batchTime);

@@ -13,6 +13,7 @@ import type { Logger } from "@logtape/logtape";
 import { ConcurrentDeleteReadError, ConcurrentTransactionError, MetadataChangedError } from "../core/delta/errors.ts";
 import { dependencyOf } from "../core/retry/failure_kind.ts";
 import type { SinkEvents } from "../engine/delta_sink.ts";
+import type { CompactionEvents } from "../engine/auto_compactor.ts";
 import type { ShardStoppedEvent, SupervisorEvents } from "../engine/supervisor.ts";
 import { COMMIT, VERSION } from "../version.ts";
 import { ERROR_REASONS, errorReason } from "./error_reason.ts";
@@ -44,7 +45,13 @@ export const METRIC = {
   conflicts: "data_subscriber_commit_conflicts_total",
   racesLost: "data_subscriber_commit_races_lost_total",
   checkpointFailures: "data_subscriber_delta_checkpoint_failures_total",
+  compactions: "data_subscriber_compactions_total",
+  compactionSeconds: "data_subscriber_compaction_duration_seconds",
+  compactedFiles: "data_subscriber_compacted_files_total",
 } as const;
+
+/** How an auto-compaction ended. */
+export const COMPACTION_RESULTS = ["compacted", "skipped", "failed"] as const;
 
 /** What closed a batch (the batcher's triggers, and a replayed intent). */
 export const BATCH_TRIGGERS = ["records", "bytes", "age", "end", "flush", "replay"] as const;
@@ -318,6 +325,33 @@ export function sinkTelemetry(metrics: Metrics, log: Logger, tables: readonly st
         columns: columns.join(", "),
         version,
       });
+    },
+  };
+}
+
+/**
+ * Auto-compaction's events as log lines and metrics: compactions by table and result, their
+ * duration, the files they removed. Declared (at 0 for `tables`) whether or not
+ * auto-compaction is on, so that dashboards see the families.
+ */
+export function compactionTelemetry(metrics: Metrics, log: Logger, tables: readonly string[] = []): CompactionEvents {
+  metrics.counter(METRIC.compactions, "Auto-compactions (--auto-compact) by table and result: compacted, skipped (nothing to do, or every bin lost to a concurrent commit), failed.", ["table", "result"]);
+  metrics.histogram(METRIC.compactionSeconds, "Time an auto-compaction took, in seconds (it runs beside ingest).", ["table"], [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600]);
+  metrics.counter(METRIC.compactedFiles, "Small files auto-compaction removed (rewrote into larger ones), by table.", ["table"]);
+  for (const table of tables) {
+    for (const result of COMPACTION_RESULTS) metrics.init(METRIC.compactions, { table, result });
+    metrics.init(METRIC.compactionSeconds, { table });
+    metrics.init(METRIC.compactedFiles, { table });
+  }
+  return {
+    compactionDone(table, result, ms, res, err) {
+      metrics.inc(METRIC.compactions, { table, result });
+      metrics.observe(METRIC.compactionSeconds, { table }, ms / 1000);
+      if (res) metrics.inc(METRIC.compactedFiles, { table }, res.numRemovedFiles);
+      const fields = { table, ms: Math.round(ms), removed: res?.numRemovedFiles ?? 0, added: res?.numAddedFiles ?? 0, version: res?.version ?? null, skipped: res?.binsSkipped ?? 0 };
+      if (result === "compacted") log.info("Compacted {removed} small files of {table} into {added} as version {version} in {ms} ms.", fields);
+      else if (result === "skipped") log.info("Auto-compaction of {table} committed nothing ({skipped} bin(s) lost to concurrent commits) in {ms} ms.", fields);
+      else log.warn("Auto-compaction of {table} failed after {ms} ms (ingest goes on; the files it wrote are left for vacuum): {error}", { ...fields, error: message(err) });
     },
   };
 }

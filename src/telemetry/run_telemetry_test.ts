@@ -8,7 +8,7 @@ import { ThrottledError, TransientSourceError } from "../ports/record_source.ts"
 import { COMMIT, VERSION } from "../version.ts";
 import { ERROR_REASONS } from "./error_reason.ts";
 import { renderMessage } from "./logging.ts";
-import { METRIC, runMetrics, sinkTelemetry, supervisorTelemetry } from "./run_telemetry.ts";
+import { compactionTelemetry, METRIC, runMetrics, sinkTelemetry, supervisorTelemetry } from "./run_telemetry.ts";
 
 interface Line {
   level: string;
@@ -32,7 +32,9 @@ const state = (shardId: string, intent: ShardState["intent"] = null) => ({ shard
 test("every run family is there before the first event: counters at 0 over their closed label sets, build info, process metrics", () => {
   const m = runMetrics();
   sinkTelemetry(m, capture().log, ["orders", "quarantine"]);
+  compactionTelemetry(m, capture().log, ["orders", "quarantine"]);
   const text = m.render();
+  for (const result of ["compacted", "skipped", "failed"]) assert.match(text, new RegExp(`^data_subscriber_compactions_total\\{table="quarantine",result="${result}"\\} 0$`, "m"));
   for (const name of Object.values(METRIC)) assert.match(text, new RegExp(`^# TYPE ${name} `, "m"), `${name} declared`);
   for (const line of text.split("\n").filter((l) => l && !l.startsWith("#"))) {
     const [series, value] = line.split(" ");
@@ -118,6 +120,7 @@ test("log lines are sentences without artefacts, with DEBUG lines per GetRecords
 test("README.md's metrics table lists exactly the families /metrics serves, with their types", () => {
   const m = runMetrics();
   sinkTelemetry(m, capture().log, ["orders"]);
+  compactionTelemetry(m, capture().log, ["orders"]);
   const types = new Map([...m.render().matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((x) => [x[1]!, x[2]!]));
   const readme = fs.readFileSync(new URL("../../README.md", import.meta.url), "utf8");
   const documented = new Map([...readme.matchAll(/^\| `((?:data_subscriber|process)_\w+)` \| (\w+) \|/gm)].map((x) => [x[1]!, x[2]!]));

@@ -21,6 +21,7 @@ import { ShardStateStore } from "../../src/core/shard_state/shard_state_store.ts
 import { DeltaTable } from "../../src/core/delta/table.ts";
 import { orderDomain } from "../../src/domains/orders/order_domain.ts";
 import { PACKAGE_TABLE } from "../../src/domains/orders/package_table.ts";
+import { AutoCompactor } from "../../src/engine/auto_compactor.ts";
 import { DeltaSink } from "../../src/engine/delta_sink.ts";
 import { Supervisor } from "../../src/engine/supervisor.ts";
 import type { BatchSink } from "../../src/engine/batch_sink.ts";
@@ -54,7 +55,14 @@ async function runPipeline(root: string, source: GeneratedSource, opts: { batch:
   const stores = Object.fromEntries(tables.map((t) => [t, new LocalStore(path.join(root, t))]));
   const pkg = await DeltaTable.openOrCreate(stores.package_table!, PACKAGE_TABLE.spec);
   await pkg.append(generatePackages(100_000_000));
-  const sink = await DeltaSink.open(orderDomain(), stores, { stream: source.streamName, clock: systemClock, writer: { codec: (process.env.BENCH_CODEC ?? "zstd") as "zstd" } });
+  // BENCH_AUTO_COMPACT=n: auto-compaction on, size tiers of n files (the latency and memory it costs).
+  const compactor = process.env.BENCH_AUTO_COMPACT ? new AutoCompactor({ clock: systemClock, minFiles: Number(process.env.BENCH_AUTO_COMPACT) }) : undefined;
+  const sink = await DeltaSink.open(orderDomain(), stores, {
+    stream: source.streamName,
+    clock: systemClock,
+    writer: { codec: (process.env.BENCH_CODEC ?? "zstd") as "zstd" },
+    ...(compactor ? { compactor } : {}),
+  });
   const latencies: number[] = [];
   const visible: number[] = [];
   const stop = new AbortController();

@@ -9,12 +9,18 @@
  * workers crashing at any call or at a fault point and restarting, pausing past their
  * lease, stopping gracefully, a second process started under a live worker's id; wall-clock
  * jumps past the log retention (log cleanup under live workers); an outside appender; bad
- * and hostile records among the orders, and records of up to 10 MiB.
+ * and hostile records among the orders, and records of up to 10 MiB. With `compaction`,
+ * every worker auto-compacts (a low threshold, so it runs often) and an outside `tables
+ * optimize` runs now and then on a random table, crashing mid-way sometimes.
  */
 import { FakeClock } from "../../src/adapters/memory/fake_clock.ts";
 import { MemoryStore } from "../../src/adapters/memory/memory_store.ts";
 import { ScriptedSource } from "../../src/adapters/memory/scripted_source.ts";
+import { CommitConflictError } from "../../src/core/delta/errors.ts";
+import { optimize } from "../../src/core/delta/optimize.ts";
 import { DeltaTable } from "../../src/core/delta/table.ts";
+import { RetryExhaustedError } from "../../src/core/retry/retry.ts";
+import { AutoCompactor } from "../../src/engine/auto_compactor.ts";
 import { ShardStateStore } from "../../src/core/shard_state/shard_state_store.ts";
 import { orderDomain } from "../../src/domains/orders/order_domain.ts";
 import { eventsTable } from "../../src/domains/orders/events_table.ts";
@@ -55,6 +61,12 @@ export interface SimOptions {
   storeFaults?: Partial<StoreFaults>;
   /** Called with progress lines (verbose runs). */
   log?: (line: string) => void;
+  /**
+   * Workers auto-compact (size tiers of 3 files) and an outside OPTIMIZE runs
+   * on a random table now and then, its process crashing mid-way sometimes. Its own random
+   * stream: the other faults of a seed stay as they were. @default false
+   */
+  compaction?: boolean;
 }
 
 export interface SimReport {
@@ -72,8 +84,8 @@ const DAY_MS = 86_400_000;
 const MAX_RECORDS = 100;
 
 /** The command that replays one seed. */
-export function replayCommand(seed: number): string {
-  return `make sim SEED=${seed}`;
+export function replayCommand(seed: number, compaction = false): string {
+  return `make sim SEED=${seed}${compaction ? " SIM_COMPACTION=1" : ""}`;
 }
 
 interface Slot {
@@ -144,6 +156,10 @@ async function run(options: SimOptions): Promise<SimReport> {
 
   // Outside appender rows (blind appends to events by another writer).
   let outsideRows = 0;
+  // The outside OPTIMIZE's process (one at a time) and its random stream.
+  const optimizeRandom = rng(4);
+  let optimizer: SimProcess | undefined;
+  let optimizers = 0;
 
   const slots: Slot[] = Array.from({ length: options.workers ?? 2 + Math.floor(plan() * 3) }, (_, i) => ({ workerId: `w${i}`, restartAt: 0 }));
   let instances = 0;
@@ -164,6 +180,16 @@ async function run(options: SimOptions): Promise<SimReport> {
       }
     };
     const abort = new AbortController();
+    const compactor = options.compaction
+      ? new AutoCompactor({
+        clock: pclock,
+        minFiles: 3,
+        events: { compactionDone: (_t, result, _ms, _res, err) => {
+          count(`auto-compactions-${result}`);
+          if (result === "failed" && !expectedCompactionError(err)) failures.push(`${proc.name}: auto-compaction failed: ${(err as Error).name}: ${(err as Error).message}`);
+        } },
+      })
+      : undefined;
     slot.process = proc;
     slot.abort = abort;
     slot.supervisor = undefined;
@@ -176,6 +202,7 @@ async function run(options: SimOptions): Promise<SimReport> {
           clock: pclock,
           random: rng(100 + instances),
           fault,
+          ...(compactor ? { compactor } : {}),
         }) as DeltaSink<unknown, unknown>;
       } catch (err) {
         // Start-up failed (the store was failing): systemd starts it again.
@@ -202,6 +229,7 @@ async function run(options: SimOptions): Promise<SimReport> {
       if (slot.process === proc) slot.supervisor = supervisor;
       try {
         await supervisor.run(abort.signal);
+        await compactor?.close();
         count("graceful-exits");
       } catch (e) {
         const err = e as Error;
@@ -248,6 +276,7 @@ async function run(options: SimOptions): Promise<SimReport> {
 
   // --- quiet phase: no faults; everything must reach the tip ---
   sw.on = false;
+  optimizer?.crash();
   for (const d of duplicates.splice(0)) stop(d);
   let reached = false;
   const quietEnd = clock.monoMs() + quietPhaseMs;
@@ -278,6 +307,7 @@ async function run(options: SimOptions): Promise<SimReport> {
   return { seed, ok: failures.length === 0, failures, virtualMs: clock.monoMs(), counts };
 
   async function chaos(): Promise<void> {
+    if (options.compaction) outsideOptimize();
     const live = slots.filter((s) => s.process && !s.process.crashed);
     const roll = plan();
     if (roll < 0.006 && live.length > 0) {
@@ -341,6 +371,34 @@ async function run(options: SimOptions): Promise<SimReport> {
     for (const d of duplicates) {
       if (!d.process) duplicates.splice(duplicates.indexOf(d), 1);
     }
+  }
+
+  /** Now and then, `tables optimize` on a random table from another process, which may crash mid-way. */
+  function outsideOptimize(): void {
+    const r = optimizeRandom();
+    if (optimizer && !optimizer.crashed && r < 0.02) {
+      optimizer.crash();
+      count("optimize-crashes");
+      return;
+    }
+    if (optimizer && !optimizer.crashed) return;
+    if (r > 0.03) return;
+    const proc = (optimizer = new SimProcess(`optimizer#${++optimizers}`, clock));
+    const names = Object.keys(tables);
+    const name = names[Math.floor(optimizeRandom() * names.length)]!;
+    const store = new FaultyStore(tables[name]!, proc, storeFaults, sw);
+    void (async () => {
+      try {
+        const res = await optimize(await DeltaTable.open(store, { now }), { now, minFiles: 2, chunkRows: 50 });
+        count(res.version !== null ? "optimize-commits" : "optimize-noops");
+        if (res.binsSkipped) count("optimize-bins-skipped", res.binsSkipped);
+      } catch (err) {
+        count("optimize-errors");
+        if (!expectedCompactionError(err)) failures.push(`outside optimize of ${name} failed: ${(err as Error).name}: ${(err as Error).message}`);
+      } finally {
+        if (optimizer === proc) optimizer = undefined;
+      }
+    })();
   }
 
   function stop(slot: Slot): void {
@@ -433,6 +491,16 @@ async function run(options: SimOptions): Promise<SimReport> {
     const differ = b.filter((r) => byId.get(key(r)) !== JSON.stringify(r));
     if (differ.length) failures.push(`${name}: ${differ.length} rows differ from the expected, e.g. ${byId.get(key(differ[0]!))} vs ${JSON.stringify(differ[0])}`);
   }
+}
+
+/**
+ * Errors a compaction may end with under the simulation's faults: the store's injected
+ * failures, a conflict or a run of lost version races. Anything else is a bug.
+ */
+function expectedCompactionError(err: unknown): boolean {
+  let root: unknown = err;
+  while (root instanceof Error && root.cause !== undefined && !(root instanceof InjectedStoreError)) root = root.cause;
+  return root instanceof InjectedStoreError || err instanceof CommitConflictError || err instanceof RetryExhaustedError;
 }
 
 /** A process's view of the shared stream: its calls stop when it crashes or pauses. */

@@ -20,14 +20,16 @@
 import type * as arrow from "apache-arrow";
 import { dataValues } from "../arrow/arrow_to_rows.ts";
 import { columnsToArrow, type ColumnStats, type LeafStats, type StructStats } from "../arrow/rows_to_arrow.ts";
-import { CODEC_SUFFIX, type Codec, readParquet, writeParquetStream } from "../parquet/parquet.ts";
+import { arrowSchemaKey, CODEC_SUFFIX, type Codec, readParquetBatches, type WasmBatches, writeParquetStream } from "../parquet/parquet.ts";
 import type { DataType, StructType } from "../schema/schema.ts";
 import { compareUtf8 } from "../../util/utf8_order.ts";
 import type { Add, Remove } from "./actions.ts";
-import { ConcurrentDeleteReadError, TableError } from "./errors.ts";
+import { CommitConflictError, ConcurrentDeleteReadError, TableError, VersionRaceLostError } from "./errors.ts";
+import { RetryExhaustedError } from "../retry/retry.ts";
 import { actionPathToKey, keyToActionPath, partitionFolder } from "./partitions.ts";
 import { unsupportedForOptimize } from "./protocol_support.ts";
 import { statsJson } from "./stats.ts";
+import { mergeStatsJson } from "./stats_merge.ts";
 import type { DeltaTable } from "./table.ts";
 import { DATA_SKIPPING_NUM_INDEXED_COLS } from "./table_properties.ts";
 import { UnsupportedFeaturesError } from "./vacuum.ts";
@@ -58,8 +60,15 @@ export interface OptimizeOptions {
   maxConflictRetries?: number;
   /** Stops between files (the new files written so far are left for vacuum). */
   signal?: AbortSignal;
+  /** Awaited before each file is decoded: the daemon's auto-compaction waits there while a batch is being committed. */
+  beforeFile?: () => Promise<void>;
   /** Called after each bin is written. */
   onBin?: (bin: CompactionBin, add: Add) => void;
+  /**
+   * Chooses the bins instead of {@link planCompaction} (the daemon's auto-compaction passes
+   * {@link planTieredCompaction}); `targetFileSize`, `minFiles` and `partitionFilter` are then its business.
+   */
+  plan?: (files: Iterable<Add>, partitionColumns: readonly string[]) => CompactionBin[];
 }
 
 /** Small files of one partition that go into one new file. */
@@ -129,6 +138,66 @@ export function planCompaction(files: Iterable<Add>, partitionColumns: readonly 
   return bins;
 }
 
+/** How {@link planTieredCompaction} picks. */
+export interface TieredOptions {
+  /** Files of one tier compacted together, at least. @default 10 */
+  minFiles?: number;
+  /** Bytes one compaction reads at most; files of half this size or more are left alone. @default 64 MiB */
+  maxBytes?: number;
+}
+
+/** Tier 0 ends at this size × the factor (80 KiB with 10): what is rewritten more than once in it is little. */
+const TIER_BASE = 8 * 1024;
+
+/**
+ * The tier of a file of `size` bytes, with `factor` files of a tier making about one file of
+ * the next: 0 below 8 KiB × factor, 1 below 8 KiB × factor², and so on.
+ */
+export function sizeTier(size: number, factor: number): number {
+  let tier = 0;
+  for (let bound = TIER_BASE * factor; size >= bound; bound *= factor) tier++;
+  return tier;
+}
+
+/**
+ * At most one bin, for the daemon's auto-compaction, chosen so that repeated compactions
+ * converge instead of rewriting the same rows again and again: files are sorted into size
+ * tiers ({@link sizeTier}, a factor of `minFiles` between tiers); a tier of one partition is
+ * compacted once it holds `minFiles` files, smallest first and no more than `maxBytes` in all;
+ * files of `maxBytes / 2` or more are never taken. A compaction's output (about `minFiles`
+ * files of a tier) lands in a higher tier, so a row is rewritten at most once per tier (about
+ * log_minFiles(maxBytes / 8 KiB) times: 4 with the defaults), never once per compaction. The
+ * lowest tier that qualifies goes first (the smallest files are the ones readers pay for),
+ * then the partition with the most files in it.
+ */
+export function planTieredCompaction(files: Iterable<Add>, partitionColumns: readonly string[], options: TieredOptions = {}): CompactionBin[] {
+  const minFiles = Math.max(2, options.minFiles ?? 10);
+  const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+  const tiers = new Map<string, Add[]>();
+  for (const f of files) {
+    if (f.size >= maxBytes / 2 || f.deletionVector != null || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(f.path)) continue;
+    const key = JSON.stringify([sizeTier(f.size, minFiles), ...partitionColumns.map((c) => f.partitionValues[c] ?? null)]);
+    let g = tiers.get(key);
+    if (!g) tiers.set(key, (g = []));
+    g.push(f);
+  }
+  let best: { tier: number; files: Add[] } | undefined;
+  for (const [key, group] of tiers) {
+    if (group.length < minFiles) continue;
+    const tier = (JSON.parse(key) as number[])[0]!;
+    if (!best || tier < best.tier || (tier === best.tier && group.length > best.files.length)) best = { tier, files: group };
+  }
+  if (!best) return [];
+  best.files.sort((a, b) => a.size - b.size || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const bin: CompactionBin = { partitionValues: { ...best.files[0]!.partitionValues }, files: [], bytes: 0 };
+  for (const f of best.files) {
+    if (bin.files.length > 0 && bin.bytes + f.size > maxBytes) break;
+    bin.files.push(f);
+    bin.bytes += f.size;
+  }
+  return bin.files.length > 1 ? [bin] : [];
+}
+
 /** Whether partition values match a filter (every column it names has that value). */
 export function matchesFilter(values: Readonly<Record<string, string | null>>, filter: PartitionFilter): boolean {
   for (const [c, v] of Object.entries(filter)) if ((values[c] ?? null) !== v) return false;
@@ -174,12 +243,13 @@ export async function optimize(table: DeltaTable, options: OptimizeOptions = {})
   const readVersion = snap.version;
   const inScope = () => [...table.snapshot.files.values()].filter((f) => matchesFilter(f.partitionValues, filter)).length;
   const filesBefore = inScope();
-  const bins = planCompaction(snap.files.values(), partitionColumns, options);
+  const bins = options.plan ? options.plan(snap.files.values(), partitionColumns) : planCompaction(snap.files.values(), partitionColumns, options);
   const written: { bin: CompactionBin; add: Add; rows: number }[] = [];
+  const tableSchemaKey = arrowSchemaKey(columnsToArrow(table.dataSchema, table.dataSchema.fields.map(() => []), 0).batch.schema);
   try {
     for (const bin of bins) {
       options.signal?.throwIfAborted();
-      const { add, rows } = await writeBin(table, bin, options);
+      const { add, rows } = await writeBin(table, bin, options, tableSchemaKey);
       written.push({ bin, add, rows });
       options.onBin?.(bin, add);
     }
@@ -215,7 +285,10 @@ export async function optimize(table: DeltaTable, options: OptimizeOptions = {})
       break;
     } catch (err) {
       if (err instanceof ConcurrentDeleteReadError && attempt < retries) continue;
-      await deleteQuietly(table, adds);
+      // The new files go only when the commit certainly did not happen. Any other failure
+      // (the log entry's write answered with an error after it was applied, say) may have
+      // committed them: they stay, and vacuum deletes them if no commit names them.
+      if (certainlyNotCommitted(err)) await deleteQuietly(table, adds);
       throw err;
     }
   }
@@ -284,41 +357,64 @@ function numRecords(f: Add): number | undefined {
   }
 }
 
+/** Whether a failed commit certainly wrote no version: a conflict, or every race for a version lost. */
+function certainlyNotCommitted(err: unknown): boolean {
+  return err instanceof CommitConflictError || (err instanceof RetryExhaustedError && err.cause instanceof VersionRaceLostError);
+}
+
 async function deleteQuietly(table: DeltaTable, adds: readonly Add[]): Promise<void> {
   for (const a of adds) await table.store.delete(actionPathToKey(a.path)).catch(() => undefined);
 }
 
 /**
- * Writes one bin's rows into one new file: its files read one after another, their columns
- * (by name; a column a file lacks is null) converted to the table's types in chunks of
- * `chunkRows`, each chunk's statistics merged into the file's.
+ * Writes one bin's rows into one new file. Its files are fetched a few ahead of the one being
+ * decoded ({@link readAhead}) and decoded by parquet-wasm. A file whose Arrow schema is the
+ * one this writer gives the table's columns (every file it wrote, among others) goes to the
+ * encoder as it was decoded, never through JavaScript; any other (columns in another order,
+ * missing or of another Arrow type: Spark's INT96 timestamps, say) is read into JavaScript and
+ * its columns (by name; a column a file lacks is null) converted to the table's types, in
+ * chunks of `chunkRows`. The new file's stats are the files' stats merged
+ * ({@link mergeStatsJson}); when they cannot be merged exactly, every file takes the second
+ * way and the stats are computed from the rows.
  * @returns the new file's add action (`dataChange` false) and its rows.
  */
-async function writeBin(table: DeltaTable, bin: CompactionBin, options: OptimizeOptions): Promise<{ add: Add; rows: number }> {
+async function writeBin(table: DeltaTable, bin: CompactionBin, options: OptimizeOptions, tableSchemaKey: Uint8Array): Promise<{ add: Add; rows: number }> {
   const schema = table.dataSchema;
   const chunkRows = options.chunkRows ?? 65_536;
   const codec = options.codec ?? "zstd";
-  const stats = new StatsMerger(schema);
+  const numIndexedCols = table.snapshot.property(DATA_SKIPPING_NUM_INDEXED_COLS);
+  const merged = mergeStatsJson(schema, bin.files.map((f) => f.stats), { numIndexedCols });
+  const computed = merged === undefined ? new StatsMerger(schema) : undefined;
   let rows = 0;
-  async function* chunks(): AsyncGenerator<arrow.RecordBatch> {
+  async function* chunks(): AsyncGenerator<arrow.RecordBatch | WasmBatches> {
     let columns: unknown[][] = schema.fields.map(() => []);
     let n = 0;
     const flush = () => {
       const built = columnsToArrow(schema, columns, n);
-      stats.add(built.stats, n);
+      computed?.add(built.stats, n);
       rows += n;
       columns = schema.fields.map(() => []);
       n = 0;
       return built.batch;
     };
-    for (const f of bin.files) {
-      options.signal?.throwIfAborted();
-      const t = readParquet(await table.store.get(actionPathToKey(f.path)));
-      const expected = numRecords(f);
-      if (expected !== undefined && expected !== t.numRows) {
-        throw new TableError(`${table.store.url}: '${f.path}' holds ${t.numRows} rows but its stats say ${expected}; not compacting it`);
+    for await (const { file: f, bytes } of readAhead(table.store, bin.files, options.signal)) {
+      if (options.beforeFile) {
+        await options.beforeFile();
+        options.signal?.throwIfAborted();
       }
-      for (const batch of t.batches) {
+      const data = readParquetBatches(bytes);
+      const expected = numRecords(f);
+      if (expected !== undefined && expected !== data.numRows) {
+        data.free();
+        throw new TableError(`${table.store.url}: '${f.path}' holds ${data.numRows} rows but its stats say ${expected}; not compacting it`);
+      }
+      if (!computed && sameBytes(data.schemaKey(), tableSchemaKey)) {
+        if (n > 0) yield flush();
+        rows += data.numRows;
+        yield data;
+        continue;
+      }
+      for (const batch of data.toArrow().batches) {
         const names = batch.schema.fields.map((x) => x.name);
         schema.fields.forEach((field, k) => {
           const i = names.indexOf(field.name);
@@ -341,9 +437,45 @@ async function writeBin(table: DeltaTable, bin: CompactionBin, options: Optimize
     size: bytes.length,
     modificationTime: (options.now ?? Date.now)(),
     dataChange: false,
-    stats: statsJson(schema, stats.result(), rows, { numIndexedCols: table.snapshot.property(DATA_SKIPPING_NUM_INDEXED_COLS) }),
+    stats: merged ?? statsJson(schema, computed!.result(), rows, { numIndexedCols }),
   };
   return { add, rows };
+}
+
+/** Files fetched ahead of the one being decoded: at most this many at once… */
+const READ_AHEAD_FILES = 16;
+/** …and this many bytes (one file at least, whatever its size). */
+const READ_AHEAD_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The files' bytes, in order, with the next ones already being fetched (up to
+ * {@link READ_AHEAD_FILES} files and {@link READ_AHEAD_BYTES} bytes in flight): on S3 a GET
+ * waits tens of milliseconds, and a bin may have thousands of files.
+ */
+async function* readAhead(store: DeltaTable["store"], files: readonly Add[], signal: AbortSignal | undefined): AsyncGenerator<{ file: Add; bytes: Uint8Array }> {
+  const inFlight: Promise<Uint8Array>[] = [];
+  let next = 0;
+  let bytesInFlight = 0;
+  for (let i = 0; i < files.length; i++) {
+    signal?.throwIfAborted();
+    while (next < files.length && inFlight.length < READ_AHEAD_FILES && (inFlight.length === 0 || bytesInFlight + files[next]!.size <= READ_AHEAD_BYTES)) {
+      const f = files[next++]!;
+      bytesInFlight += f.size;
+      const p = store.get(actionPathToKey(f.path));
+      // Read ahead and then not wanted (an earlier file failed): its failure is nobody's.
+      p.catch(() => undefined);
+      inFlight.push(p);
+    }
+    const bytes = await inFlight.shift()!;
+    bytesInFlight -= files[i]!.size;
+    yield { file: files[i]!, bytes };
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
