@@ -17,6 +17,7 @@ import { ScriptedSource } from "../../src/adapters/memory/scripted_source.ts";
 import { DeltaTable } from "../../src/core/delta/table.ts";
 import { ShardStateStore } from "../../src/core/shard_state/shard_state_store.ts";
 import { orderDomain } from "../../src/domains/orders/order_domain.ts";
+import type { PackageMerge } from "../../src/domains/orders/package_merge.ts";
 import { eventsTable } from "../../src/domains/orders/events_table.ts";
 import { PACKAGE_TABLE } from "../../src/domains/orders/package_table.ts";
 import { ordersItemsTable } from "../../src/domains/orders/orders_items_table.ts";
@@ -85,6 +86,20 @@ interface Slot {
   /** Monotonic time at which an empty slot starts a process again. */
   restartAt: number;
   duplicate?: boolean;
+  /** A `run --once` job: reads every shard to its tip and exits; never restarted. */
+  once?: boolean;
+}
+
+/** A second process started under a live worker's id, and what the oracle saw of it. */
+interface Twin {
+  slot: Slot;
+  /** The slot whose live process holds the id. */
+  original: Slot;
+  /** The original's process when the twin started. */
+  originalProcess: SimProcess;
+  /** Virtual ms during which both ran, the original renewing leases, with no outage storm: the twin must be refused within a bound of it. */
+  besideLiveMs: number;
+  refused: boolean;
 }
 
 /** Runs one seeded simulation to its end and judges it. */
@@ -151,6 +166,12 @@ async function run(options: SimOptions): Promise<SimReport> {
   const maxBuffered = { records: 0, bytes: 0 };
 
   const pointCrash = 0.02;
+  // A pause at a fault point, past the lease: the process resumes exactly in the window
+  // between a lease steal and its next fenced write (intent, decision, advance).
+  const pointPause = 0.02;
+  const twins: Twin[] = [];
+  const onceJobs: { slot: Slot; done: boolean; started: number }[] = [];
+  let memoryFailures = 0;
   /** Starts a process in a slot; it runs on its own (start-up sleeps on the clock the driver moves). @returns its whole life. */
   const start = (slot: Slot): Promise<void> => {
     const proc = new SimProcess(`${slot.workerId}#${++instances}`, clock);
@@ -162,6 +183,11 @@ async function run(options: SimOptions): Promise<SimReport> {
         proc.crash();
         return never();
       }
+      if (sw.on && jitter() < pointPause) {
+        count(`pause-at-${point}`);
+        proc.pauseFor(LEASE_MS * (1.2 + jitter() * 4));
+        return proc.gate();
+      }
     };
     const abort = new AbortController();
     slot.process = proc;
@@ -170,8 +196,10 @@ async function run(options: SimOptions): Promise<SimReport> {
     // The whole life of the process, start-up included: a stop during start-up ends it too.
     const life = (async () => {
       let sink: DeltaSink<unknown, unknown>;
+      const domain = orderDomain();
+      watchCache(domain.prepare as PackageMerge, proc.name);
       try {
-        sink = await DeltaSink.open(orderDomain(), Object.fromEntries(Object.entries(tables).map(([k, s]) => [k, view(s)])), {
+        sink = await DeltaSink.open(domain, Object.fromEntries(Object.entries(tables).map(([k, s]) => [k, view(s)])), {
           stream: source.streamName,
           clock: pclock,
           random: rng(100 + instances),
@@ -196,13 +224,23 @@ async function run(options: SimOptions): Promise<SimReport> {
         random: rng(200 + instances),
         // Outages are waited out for a while (each process draws its budget), then the
         // process exits and is started again: both paths run under the storms.
-        outageBudgetMs: 30_000 + Math.floor(rng(300 + instances)() * 210_000),
+        // A run-once job gets a short one: its last flush then often fails, under a lease round.
+        outageBudgetMs: slot.once ? 1_000 + Math.floor(rng(300 + instances)() * 8_000) : 30_000 + Math.floor(rng(300 + instances)() * 210_000),
         fault,
+      }, {
+        // A run-once job's host loses its network as a batch starts: the batch fails past the
+        // job's short outage budget, while its lease loop waits for that batch (a flush).
+        commitStarted: (batch) => {
+          if (slot.once && sw.on && jitter() < (batch?.flushed ? 0.5 : 0.03)) {
+            proc.partitionFor(10_000 + jitter() * 20_000);
+            count("once-partitions");
+          }
+        },
       });
       if (slot.process === proc) slot.supervisor = supervisor;
       try {
-        await supervisor.run(abort.signal);
-        count("graceful-exits");
+        await supervisor.run(abort.signal, { once: slot.once ?? false });
+        count(slot.once ? "once-exits" : "graceful-exits");
       } catch (e) {
         const err = e as Error;
         count(`exits-${err.name}`);
@@ -212,6 +250,7 @@ async function run(options: SimOptions): Promise<SimReport> {
         let root: unknown = err;
         while (root instanceof Error && root.cause !== undefined) root = root.cause;
         const expected = err instanceof OutageError || root instanceof InjectedStoreError || err.name === "DuplicateWorkerError";
+        if (err.name === "DuplicateWorkerError") for (const t of twins) if (t.slot === slot || t.original === slot) t.refused = true;
         if (!expected) failures.push(`${proc.name} exited on an error that should have been handled: ${err.name}: ${err.message}`);
         if (slot.process === proc) {
           slot.process = undefined;
@@ -271,6 +310,19 @@ async function run(options: SimOptions): Promise<SimReport> {
     const stuck = stopping.filter((s) => !s.done).map((s) => `${s.name} (holds ${s.supervisor?.leases.heldShards().join(", ") || "nothing"}, buffered ${s.supervisor?.batcher.bufferedRecords ?? "?"} records)`);
     failures.push(`shutdown: a graceful stop did not finish: ${stuck.join("; ")} (${err})`);
   });
+  // A second process under a live worker's id is refused (DuplicateWorkerError) within a
+  // few lease rounds of running beside it: two renewing rounds of the live one are enough.
+  for (const t of twins) {
+    if (!t.refused && t.besideLiveMs > 4 * LEASE_MS + 5_000) {
+      failures.push(`same-name start: a second process under ${t.slot.workerId}'s id ran ${(t.besideLiveMs / 1000).toFixed(1)} s beside the live one (renewing its leases) and was never refused`);
+    }
+  }
+  // Every run-once job ended (returned or failed), none waits for ever.
+  const onceEnded = (j: (typeof onceJobs)[number]) => j.done || j.slot.process?.crashed === true;
+  for (let waited = 0; waited < 10 * 60_000 && !onceJobs.every(onceEnded); waited += STEP_MS * 4) await clock.tickAsync(STEP_MS * 4);
+  for (const j of onceJobs.filter((j) => !onceEnded(j))) {
+    failures.push(`run --once: ${j.slot.workerId} (${j.slot.process?.name}), started at ${(j.started / 1000).toFixed(0)} s, had not ended 10 virtual minutes after every shard reached its tip`);
+  }
   if (maxBuffered.records > 2 * MAX_RECORDS + Math.max(100, MAX_RECORDS / 4)) failures.push(`memory: the batcher held ${maxBuffered.records} records, over its cap`);
 
   // --- the oracle ---
@@ -297,11 +349,15 @@ async function run(options: SimOptions): Promise<SimReport> {
       s.restartAt = clock.monoMs() + 1_000 + Math.floor(plan() * 5_000);
       count("graceful-stops");
     } else if (roll < 0.013 && live.length > 0 && duplicates.length === 0) {
-      const twin: Slot = { workerId: live[Math.floor(plan() * live.length)]!.workerId, restartAt: Infinity, duplicate: true };
+      const original = live[Math.floor(plan() * live.length)]!;
+      const twin: Slot = { workerId: original.workerId, restartAt: Infinity, duplicate: true };
       duplicates.push(twin);
+      twins.push({ slot: twin, original, originalProcess: original.process!, besideLiveMs: 0, refused: false });
       void start(twin);
       count("same-name-starts");
-    } else if (roll < 0.0135 && jumps < 2) {
+    } else if (roll < 0.0145) {
+      startOnce();
+    } else if (roll < 0.0150 && jumps < 2) {
       jumps++;
       clock.jump(31 * DAY_MS);
       count("time-jumps");
@@ -327,6 +383,8 @@ async function run(options: SimOptions): Promise<SimReport> {
       // An outage storm: commits back off for long, leases change hands under queued work.
       sw.stormUntil = clock.monoMs() + 3_000 + Math.floor(plan() * 20_000);
       count("store-storms");
+      // A scheduled job that fires while S3 fails: its batches and lease rounds fail together.
+      if (plan() < 0.5) startOnce();
     } else if (roll < 0.08) {
       const shards = await source.listShards();
       const shard = shards[Math.floor(plan() * shards.length)]!;
@@ -343,6 +401,34 @@ async function run(options: SimOptions): Promise<SimReport> {
     }
   }
 
+  /**
+   * Memory: the package row cache keeps only files the table it decides on still holds
+   * (files replaced by this or another writer are dropped at the next decision).
+   */
+  function watchCache(merge: PackageMerge, name: string): void {
+    const decide = merge.decide.bind(merge);
+    merge.decide = async (values, table) => {
+      const live = new Set(table.snapshot.files.keys());
+      const out = await decide(values, table);
+      const stale = merge.cachedFiles().filter((f) => !live.has(f));
+      count("cache-checks");
+      if (stale.length > 0 && memoryFailures++ === 0) {
+        failures.push(`memory: ${name}'s package row cache holds ${stale.length} file(s) the package_table snapshot it decided on no longer has (${merge.cachedFiles().length} cached, ${live.size} live)`);
+      }
+      return out;
+    };
+  }
+
+  /** A scheduled `run --once` beside the fleet (one at a time, a few a run): it must end, whatever fails under it. */
+  function startOnce(): void {
+    if (onceJobs.length >= 4 || !onceJobs.every((j) => j.done || j.slot.process?.crashed)) return;
+    const job: Slot = { workerId: `once${onceJobs.length}`, restartAt: Infinity, once: true };
+    const entry = { slot: job, done: false, started: clock.monoMs() };
+    onceJobs.push(entry);
+    void start(job).then(() => (entry.done = true));
+    count("once-runs");
+  }
+
   function stop(slot: Slot): void {
     slot.abort?.abort();
     slot.process = undefined;
@@ -350,6 +436,11 @@ async function run(options: SimOptions): Promise<SimReport> {
   }
 
   function sample(): void {
+    for (const t of twins) {
+      const o = t.original;
+      const live = o.process === t.originalProcess && !o.process.crashed && !o.process.paused && (o.supervisor?.leases.heldShards().length ?? 0) > 0;
+      if (t.slot.supervisor && t.slot.process && !t.slot.process.paused && !t.refused && live && clock.monoMs() >= sw.stormUntil) t.besideLiveMs += STEP_MS;
+    }
     for (const s of [...slots, ...duplicates]) {
       const b = s.supervisor?.batcher;
       if (!b) continue;
