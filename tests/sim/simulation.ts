@@ -510,6 +510,13 @@ async function run(options: SimOptions): Promise<SimReport> {
       const last = lastKept(shard.shardId);
       if (last === undefined) {
         if (st?.intent) return false;
+        // Every record of the shard trimmed: its reader is not done until it has read them all,
+        // or found the gap (stopped, then reset by the operator), or it was never read at all
+        // (a shard's first records trimmed before anyone read it: not detectable, see judge).
+        // Before, such a shard counted as at its tip at once, and the run could end before
+        // its reader ever asked for the trimmed record it had to resume at (seed 31).
+        const put = lastSeq.get(shard.shardId);
+        if (put !== undefined && st?.position && st.position.sequenceNumber !== put && !st.restartAt) return false;
         continue;
       }
       if (st?.intent || st?.position?.sequenceNumber !== last) return false;
