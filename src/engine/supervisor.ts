@@ -215,8 +215,11 @@ export class Supervisor {
           }
           idleRounds = 0;
         }
+        // A run-once job goes on as soon as its readers end; with none (waiting for another
+        // owner's lease to be settled), it sleeps the round: an empty race would resolve at
+        // once and the rounds would spin, reading every shard state without pause.
         const tasksDone = Promise.allSettled([...this.#tasks.values()].map((t) => t.done));
-        await Promise.race([this.#clock.sleep(this.#leases.renewIntervalMs, stop.signal).catch(() => {}), ...(this.#once ? [tasksDone] : [])]);
+        await Promise.race([this.#clock.sleep(this.#leases.renewIntervalMs, stop.signal).catch(() => {}), ...(this.#once && this.#tasks.size > 0 ? [tasksDone] : [])]);
       }
     } catch (err) {
       this.#failure ??= err;
