@@ -11,7 +11,7 @@ import { dependencyOf, failureKind, OutageError } from "../core/retry/failure_ki
 import type { BatchSink } from "./batch_sink.ts";
 import { ExactlyOnce, type ExactlyOnceEvents } from "./exactly_once.ts";
 import type { FaultHook } from "./fault_point.ts";
-import { type BatcherOptions, MicroBatcher } from "./micro_batcher.ts";
+import { type Batch, type BatcherOptions, MicroBatcher } from "./micro_batcher.ts";
 
 /** Small typed events the supervisor and the protocol report; telemetry logs and counts them. */
 export interface SupervisorEvents extends ExactlyOnceEvents {
@@ -24,8 +24,8 @@ export interface SupervisorEvents extends ExactlyOnceEvents {
   leaseRoundFailed?(err: unknown): void;
   /** A lease round ended (renewals, takes and the shard list done, or failed): the run loop is alive. */
   leaseRound?(ok: boolean): void;
-  /** The batch loop took a batch to commit. */
-  commitStarted?(): void;
+  /** The batch loop took a batch to commit (why it was cut, and whether a flush asked for it). */
+  commitStarted?(batch?: { trigger: Batch["trigger"]; flushed: boolean; records: number }): void;
   /** This worker stopped a shard: the stream no longer has what it must be read from. */
   shardStopped?(event: ShardStoppedEvent): void;
   /** After each lease round: every shard found stopped, whoever stopped it. */
@@ -215,8 +215,11 @@ export class Supervisor {
           }
           idleRounds = 0;
         }
+        // A run-once job goes on as soon as its readers end; with none (waiting for another
+        // owner's lease to be settled), it sleeps the round: an empty race would resolve at
+        // once and the rounds would spin, reading every shard state without pause.
         const tasksDone = Promise.allSettled([...this.#tasks.values()].map((t) => t.done));
-        await Promise.race([this.#clock.sleep(this.#leases.renewIntervalMs, stop.signal).catch(() => {}), ...(this.#once ? [tasksDone] : [])]);
+        await Promise.race([this.#clock.sleep(this.#leases.renewIntervalMs, stop.signal).catch(() => {}), ...(this.#once && this.#tasks.size > 0 ? [tasksDone] : [])]);
       }
     } catch (err) {
       this.#failure ??= err;
@@ -270,7 +273,7 @@ export class Supervisor {
         const batch = await this.#batcher.next(signal);
         if (!batch) break;
         try {
-          this.#events.commitStarted?.();
+          this.#events.commitStarted?.({ trigger: batch.trigger, flushed: batch.flushed, records: batch.records });
           await this.#protocol.commitBatch(batch);
         } catch (err) {
           this.#fail(err);

@@ -60,6 +60,10 @@ export class FaultyStore implements ObjectStore {
       await this.process.clock.sleep(1 + Math.floor(sw.random() * f.maxLatencyMs));
       await this.process.gate();
     }
+    if (sw.on && this.process.partitioned) {
+      this.#count("store-partitioned-calls");
+      throw new InjectedStoreError(`injected: ${op} failed: the host's network is down (connect ETIMEDOUT)`);
+    }
     if (sw.on && sw.random() < f.errorBefore) {
       this.#count(`store-error-before-${write ? "write" : "read"}`);
       throw new InjectedStoreError(`injected: ${op} failed before it was applied (503 SlowDown)`);

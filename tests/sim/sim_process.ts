@@ -18,6 +18,18 @@ export class SimProcess {
     return !this.crashed && this.clock.monoMs() < this.#resumeAtMono;
   }
 
+  #partitionedUntilMono = -Infinity;
+
+  /** Whether the process's network is cut off now: its store calls fail (the host, not the store, is down). */
+  get partitioned(): boolean {
+    return !this.crashed && this.clock.monoMs() < this.#partitionedUntilMono;
+  }
+
+  /** Cuts the process's network off for `ms`. */
+  partitionFor(ms: number): void {
+    this.#partitionedUntilMono = Math.max(this.#partitionedUntilMono, this.clock.monoMs() + ms);
+  }
+
   crash(): void {
     this.crashed = true;
   }

@@ -161,21 +161,22 @@ export class ScriptedSource implements RecordSource {
     }
     // At or after a record the retention trimmed: the trim horizon, with no error (as Kinesis).
     index = Math.max(index, horizon);
-    return Promise.resolve(JSON.stringify({ shardId, index, issuedMs: this.#clock.monoMs() }));
+    return Promise.resolve(JSON.stringify({ shardId, index, issuedMs: this.#clock.monoMs(), issuedWallMs: this.#clock.wallMs() }));
   }
 
   getRecords(iterator: string, limit: number): Promise<ReadResult> {
-    const it = JSON.parse(iterator) as { shardId: string; index: number; issuedMs: number };
+    const it = JSON.parse(iterator) as { shardId: string; index: number; issuedMs: number; issuedWallMs?: number };
     const shard = this.#shards.get(it.shardId)!;
     this.calls.set(it.shardId, (this.calls.get(it.shardId) ?? 0) + 1);
     const fault = this.faults.get(it.shardId)?.shift();
     if (fault === "throttle") return Promise.reject(new ThrottledError(`Rate exceeded for shard ${it.shardId}`));
     if (fault === "error") return Promise.reject(new TransientSourceError("500 InternalFailure"));
-    if (fault === "expire" || this.#clock.monoMs() - it.issuedMs > ITERATOR_TTL_MS) {
+    // Expired after 5 minutes of either clock: a wall-clock jump stands for time that passed.
+    if (fault === "expire" || this.#clock.monoMs() - it.issuedMs > ITERATOR_TTL_MS || this.#clock.wallMs() - (it.issuedWallMs ?? -Infinity) > ITERATOR_TTL_MS) {
       return Promise.reject(new ExpiredIteratorError(`Iterator expired for shard ${it.shardId}`));
     }
     const now = this.#clock.monoMs();
-    const next = (index: number) => JSON.stringify({ shardId: it.shardId, index, issuedMs: now });
+    const next = (index: number) => JSON.stringify({ shardId: it.shardId, index, issuedMs: now, issuedWallMs: this.#clock.wallMs() });
     if (fault === "empty") {
       return Promise.resolve({ records: [], nextIterator: next(it.index), millisBehindLatest: this.#behind(shard, it.index) });
     }

@@ -96,7 +96,9 @@ export type ReaderOutcome = "ended" | "until" | "tip" | "aborted";
  *
  * Gaps are never skipped silently. Kinesis answers AT_SEQUENCE_NUMBER of a record its
  * retention trimmed with an iterator at the trim horizon, without an error; so every
- * iterator taken at a record must answer with that record first (empty responses aside).
+ * iterator taken at a record must answer with that record first: empty responses behind
+ * the tip wait for the first record, an empty one at the tip (twice, the second from a fresh
+ * iterator) means the record is gone.
  *
  * @throws {FatalSourceError} when the stream, the shard or access is gone.
  * @throws {TrimmedError} when the record to resume at (or a replayed range's first) is no
@@ -136,6 +138,8 @@ export class ShardReader {
     /** The record the next non-empty response must start with: the one a new iterator was taken at. */
     let mustStartAt: Position | null = null;
     let delivered = false;
+    /** An iterator taken at a record answered empty at the tip once already (see below). */
+    let emptyAtTip = false;
     let nextCallAt = this.#clock.monoMs();
     /**
      * One GetRecords call, paced. An expired iterator is acquired again from the last
@@ -185,7 +189,20 @@ export class ShardReader {
         const asked = !delivered && range.first ? range.first : startAt;
         if (first && BigInt(first.sequenceNumber) > BigInt(startAt.sequenceNumber)) throw new TrimmedError(this.#shardId, asked, first.sequenceNumber);
         if (!first && res.nextIterator === undefined) throw new TrimmedError(this.#shardId, asked, null);
-        if (first) mustStartAt = null;
+        if (first) {
+          mustStartAt = null;
+          emptyAtTip = false;
+        }
+        // Empty and at the tip: the record the iterator was taken at is not there (an open
+        // shard whose every record was trimmed, with no new one since). Waiting for the next
+        // record would hide the gap for as long as none comes, and run-once would end at this
+        // "tip" with the loss unreported. Asked once more with a fresh iterator, then a gap.
+        else if (res.millisBehindLatest === 0) {
+          if (emptyAtTip) throw new TrimmedError(this.#shardId, asked, null);
+          emptyAtTip = true;
+          iterator = undefined;
+          continue;
+        }
       }
       const users: UserRecord[] = [];
       let bytes = 0;

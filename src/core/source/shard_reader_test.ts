@@ -367,6 +367,34 @@ test("empty responses do not hide a trimmed position: the first record that come
   );
 });
 
+test("an open shard whose every record was trimmed, and none came since, is a gap: found at the tip, not hidden until the next record arrives", async () => {
+  for (const stopAtTip of [true, false]) {
+    const clock = new FakeClock();
+    const t0 = clock.wallMs();
+    const { source, shard, seqs } = minutes(clock, 6);
+    source.trimBefore(t0 + 60 * 60_000); // r0..r5 all gone; r3 was the last record committed
+    const calls = timed(source, clock);
+    const reader = new ShardReader(calls.wrapped, shard, clock);
+    const err = await clock.settle(reader.read({ after: at(seqs[3]!), initial: { type: "TRIM_HORIZON" }, stopAtTip }, () => Promise.resolve(), new AbortController().signal))
+      .then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof TrimmedError, `${stopAtTip ? "run-once" : "a running reader"}: a TrimmedError, not ${String(err)}`);
+    assert.deepEqual(err.asked, at(seqs[3]!));
+    assert.equal(err.firstAvailable, null, "the shard has nothing left");
+    assert.equal(calls.iterators.length, 2, "asked again with a fresh iterator before concluding");
+  }
+});
+
+test("a resume position that is the shard's last record is still the tip, behind an empty response", async () => {
+  const clock = new FakeClock();
+  const { source, shard, seqs } = minutes(clock, 4);
+  source.inject(shard, "empty");
+  const got: UserRecord[] = [];
+  const reader = new ShardReader(source, shard, clock);
+  const outcome = await clock.settle(reader.read({ after: at(seqs[3]!), initial: { type: "TRIM_HORIZON" }, stopAtTip: true }, (c) => (got.push(...c.records), Promise.resolve()), new AbortController().signal));
+  assert.equal(outcome, "tip");
+  assert.deepEqual(got, []);
+});
+
 test("a replayed range must start with its first record: one the retention trimmed fails, one still there is read exactly", async () => {
   const clock = new FakeClock();
   const t0 = clock.wallMs();

@@ -20,6 +20,11 @@ export class PackageMerge implements PrepareStep<Order, Reserved> {
   /** Rows per live data file, so a batch reads only files it has not seen. */
   readonly #rows = new Map<string, PackageRow[]>();
 
+  /** The data files whose rows the cache holds now (what memory checks compare with the table's live files). */
+  cachedFiles(): string[] {
+    return [...this.#rows.keys()];
+  }
+
   missingTable(url: string): string {
     return `package_table does not exist at ${url}: it holds the stock the orders take, so it must be ` +
       `loaded first (data-subscriber tables init-packages --from packages.json)`;
