@@ -176,7 +176,9 @@ export class LeaseManager {
       if (this.#held.has(shard.shardId)) {
         try {
           await this.update(shard.shardId, (s) => ({ ...s, lease: { ...s.lease, counter: s.lease.counter + 1 } }));
-          states.set(shard.shardId, this.#held.get(shard.shardId)!);
+          // Forgotten (finished) while the renewal was on its way: what the store holds now.
+          const v = this.#held.get(shard.shardId) ?? await this.#states.read(shard.shardId);
+          if (v) states.set(shard.shardId, v);
         } catch (err) {
           if (!(err instanceof LeaseLostError)) throw err;
         }
@@ -221,7 +223,10 @@ export class LeaseManager {
       if (epoch !== undefined && (held.state.lease.epoch ?? 0) !== epoch) throw new LeaseLostError(shardId, held.state.lease.owner, epoch);
       const written = await this.#states.write(change(held.state), held.etag, this.#clock.wallMs());
       if (written) {
-        this.#held.set(shardId, written);
+        // A shard forgotten or released while this write was on its way stays so: held
+        // again, a finished shard would count against this worker's share for good, and
+        // the shards it must still take (a merge's child) would never be.
+        if (this.#held.has(shardId)) this.#held.set(shardId, written);
         if (written.state.stopped) this.#stopped.set(shardId, written.state.stopped);
         return written.state;
       }
@@ -230,6 +235,7 @@ export class LeaseManager {
         this.#drop(shardId);
         throw new LeaseLostError(shardId, now?.state.lease.owner ?? null);
       }
+      if (!this.#held.has(shardId)) throw new LeaseLostError(shardId, this.workerId);
       this.#held.set(shardId, now);
       throw new StaleStateError(shardId);
     };

@@ -13,12 +13,26 @@ const RENEW_MS = 3_000;
 class RacingStore extends MemoryStore {
   refuse = false;
   refused = 0;
-  override putIfMatch(key: string, body: Uint8Array, etag: string | undefined): Promise<string | undefined> {
+  /** While set, writes wait here (on their way to the store) until {@link releaseWrites}. */
+  #waiting: (() => void)[] | undefined;
+  override async putIfMatch(key: string, body: Uint8Array, etag: string | undefined): Promise<string | undefined> {
     if (this.refuse) {
       this.refused++;
-      return Promise.resolve(undefined);
+      return undefined;
     }
+    if (this.#waiting) await new Promise<void>((r) => this.#waiting!.push(r));
     return super.putIfMatch(key, body, etag);
+  }
+  holdWrites(): void {
+    this.#waiting = [];
+  }
+  get writesOnTheirWay(): number {
+    return this.#waiting?.length ?? 0;
+  }
+  releaseWrites(): void {
+    const waiting = this.#waiting ?? [];
+    this.#waiting = undefined;
+    for (const w of waiting) w();
   }
 }
 
@@ -196,6 +210,30 @@ test("the child of a merge waits for both of its parents", async () => {
   a.leases.forget(right!);
   await rounds([a], 1);
   assert.deepEqual(a.leases.heldShards(), [child]);
+});
+
+test("a shard forgotten while a renewal of it is on its way stays forgotten: its merge child is taken", async () => {
+  const w = world(2);
+  const a = worker(w, "a");
+  const [left, right] = w.source.openShards();
+  await rounds([a], 1);
+  const child = w.source.merge(left!, right!);
+  await a.leases.update(right!, (s) => ({ ...s, finished: true }));
+  a.leases.forget(right!);
+  await a.leases.update(left!, (s) => ({ ...s, finished: true }));
+  // The round renews `left` (still held); its write is on its way when the reader, done
+  // with the shard, forgets it.
+  w.store.holdWrites();
+  const round = a.leases.tick();
+  for (let i = 0; i < 100 && w.store.writesOnTheirWay === 0; i++) await new Promise((r) => setTimeout(r, 0));
+  assert.equal(w.store.writesOnTheirWay, 1, "the renewal of left is on its way");
+  a.leases.forget(left!);
+  w.store.releaseWrites();
+  await round;
+  assert.deepEqual(a.leases.heldShards(), [], "the renewal did not bring the finished shard back");
+  a.leases.requestShardSync();
+  await rounds([a], 1);
+  assert.deepEqual(a.leases.heldShards(), [child], "the merge child is taken once both parents are finished");
 });
 
 test("shards given up on stop are taken by another worker at once, without waiting for them to expire", async () => {
