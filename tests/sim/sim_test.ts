@@ -13,6 +13,7 @@ const REGRESSIONS: [number, string][] = [
   [88, "a batch's MERGE committed, its intent pending across a 31-day pause: log cleanup removed the commit holding the decision, and the replay could never recover it"],
   [31, "every record of an open shard trimmed (two time jumps) and none put since: its reader waited at the trim horizon for a first record that never came, so the gap was never reported and 32 records were lost silently"],
   [1013, "a run --once job with no reader left, waiting for another owner's lease to be settled, raced its round's sleep against no tasks: the rounds spun without pause (on a real clock, a storm of state reads for up to a lease period; on the fake one, for ever)"],
+  [1031, "a slow store: a lease round's renewal of a shard was on its way as the shard's last batch committed and the reader forgot it; the renewal's answer put the finished shard back among the held ones, where it counted against the worker's share for good (on kinesis-local a merge's child was never taken)"],
   [1245, "a paused twin came back to a batch whose shard its next owner had replayed and passed; that replay took no stock, so package_table had no commit of it, and the twin asked for a decision recorded nowhere and exited"],
 ];
 

@@ -153,7 +153,13 @@ async function run(options: SimOptions): Promise<SimReport> {
   const tables = Object.fromEntries(["events", "orders", "orders_items", "quarantine", "package_table"].map((t) => [t, new MemoryStore(t, now)]));
   const statesStore = new MemoryStore("states", now);
   const sw: FaultSwitch = { on: true, stormUntil: -Infinity, random: faultRandom, counts };
-  const storeFaults: StoreFaults = { errorBefore: 0.01, errorAfter: 0.01, truncatedRead: 0.005, latency: 0.05, maxLatencyMs: 400, ...options.storeFaults };
+  // A quarter of the worlds have a slow store: most calls wait, so a lease round's renewal
+  // and a batch's last state write are on their way together (a finished shard was held
+  // again, and a merge's child never taken). Drawn from its own stream: the other worlds
+  // are the same as before it existed.
+  const slowStore = rng(9)() < 0.25;
+  if (slowStore) count("slow-store");
+  const storeFaults: StoreFaults = { errorBefore: 0.01, errorAfter: 0.01, truncatedRead: 0.005, latency: slowStore ? 0.4 : 0.05, maxLatencyMs: 400, ...options.storeFaults };
 
   // package_table: ample stock or none per group, so stock outcomes do not depend on batching.
   const { rows: packageRows, rich, stock: stockBefore } = richAndPoorPackages();
@@ -195,6 +201,9 @@ async function run(options: SimOptions): Promise<SimReport> {
   let instances = 0;
   const duplicates: Slot[] = [];
   const maxBuffered = { records: 0, bytes: 0 };
+  /** `worker/shard` → since when (virtual ms) a live worker holds a lease of a shard it finished. */
+  const finishedHeld = new Map<string, number>();
+  const zombieLeases = new Set<string>();
 
   const pointCrash = 0.02;
   // A pause at a fault point, past the lease: the process resumes exactly in the window
@@ -372,6 +381,7 @@ async function run(options: SimOptions): Promise<SimReport> {
   for (const j of onceJobs.filter((j) => !onceEnded(j))) {
     failures.push(`run --once: ${j.slot.workerId} (${j.slot.process?.name}), started at ${(j.started / 1000).toFixed(0)} s, had not ended 10 virtual minutes after every shard reached its tip`);
   }
+  for (const z of zombieLeases) failures.push(`leases: ${z}`);
   if (maxBuffered.records > 2 * MAX_RECORDS + Math.max(100, MAX_RECORDS / 4)) failures.push(`memory: the batcher held ${maxBuffered.records} records, over its cap`);
 
   // --- the oracle ---
@@ -554,6 +564,23 @@ async function run(options: SimOptions): Promise<SimReport> {
       maxBuffered.records = Math.max(maxBuffered.records, b.bufferedRecords);
       maxBuffered.bytes = Math.max(maxBuffered.bytes, b.bufferedBytes);
     }
+    // A finished shard is given up as its last batch commits. Still held a minute later, it
+    // counts against the worker's share for good: the shards it should take (a merge's
+    // child) are never taken while other workers are full or gone.
+    const seen = new Set<string>();
+    for (const s of slots) {
+      const leases = s.supervisor?.leases;
+      if (!leases || !s.process || s.process.crashed || s.process.paused) continue;
+      for (const id of leases.heldShards()) {
+        if (!leases.stateOf(id)?.finished) continue;
+        const key = `${s.workerId}/${id}`;
+        seen.add(key);
+        const since = finishedHeld.get(key) ?? clock.monoMs();
+        finishedHeld.set(key, since);
+        if (clock.monoMs() - since > 60_000) zombieLeases.add(`${s.workerId} holds ${id}, finished, for over a virtual minute`);
+      }
+    }
+    for (const key of [...finishedHeld.keys()]) if (!seen.has(key)) finishedHeld.delete(key);
   }
 
   async function atTip(): Promise<boolean> {
