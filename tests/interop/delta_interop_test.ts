@@ -145,6 +145,46 @@ describe("interop with delta-rs and Spark", () => {
     assert.equal(txn.rows[0]!.version, 26);
   });
 
+  for (const json of [true, false]) {
+    test(`a checkpoint with typed stats (stats_parsed, partitionValues_parsed)${json ? " beside the JSON" : " alone (writeStatsAsJson=false)"} is what both readers plan from`, async () => {
+      const dir = path.join(root, `stats-parsed-${json}`);
+      const schema = struct(field("id", "long"), field("name", "string"), field("ts", "timestamp"), field("price", decimal(10, 2)), field("day", "date"), field("part", "string"));
+      const table = await DeltaTable.openOrCreate(new LocalStore(dir), {
+        schema,
+        partitionColumns: ["part"],
+        configuration: { "delta.checkpointInterval": "3", "delta.checkpoint.writeStatsAsJson": String(json) },
+      });
+      const long = "n".repeat(40);
+      const batches = [
+        [{ id: 1, name: "alpha", ts: "2024-01-01T00:00:00.000001Z", price: "1.00", day: "2024-01-01", part: "a" }, { id: 2, name: `${long}a`, ts: "2024-01-01T00:00:00.123456Z", price: "2.50", day: "2024-01-02", part: "b" }],
+        [{ id: 10, name: "beta", ts: "2024-06-01T12:00:00Z", price: "10.00", day: "2024-06-01", part: "a" }, { id: 11, name: `${long}b`, ts: "2024-06-01T12:00:00.999999Z", price: "11.10", day: "2024-06-02", part: "b" }],
+        [{ id: 20, name: "gamma", ts: null, price: null, day: null, part: null }],
+      ];
+      for (const rows of batches) await table.append(rows);
+      const log = await fs.readdir(path.join(dir, LOG_DIR));
+      assert.ok(log.includes("00000000000000000003.checkpoint.parquet"), log.join(" "));
+      // Only the checkpoint holds the files' stats now.
+      for (let v = 0; v < 3; v++) await fs.rm(path.join(dir, LOG_DIR, `${String(v).padStart(20, "0")}.json`));
+      await readBoth(dir, schema, batches.flat());
+      const cases: [string, number[]][] = [
+        ["id >= 10 AND id < 20", [10, 11]],
+        ["ts = TIMESTAMP '2024-01-01 00:00:00.123456'", [2]],
+        ["ts > TIMESTAMP '2024-06-01 12:00:00.999998'", [11]],
+        [`name = '${long}b'`, [11]],
+        ["price = 2.50", [2]],
+        ["day = DATE '2024-06-02'", [11]],
+        ["part = 'b' AND id > 5", [11]],
+        ["part IS NULL", [20]],
+      ];
+      for (const engine of ENGINES) {
+        for (const [filter, ids] of cases) {
+          const res = await worker.request({ op: "read", engine, path: dir, filter });
+          assert.deepEqual(res.rows.map((r) => r.id).sort((a, b) => Number(a) - Number(b)), ids, `${engine}: ${filter}`);
+        }
+      }
+    });
+  }
+
   test("partition values with / % = space é 😀 and null round-trip through folders and the log", async () => {
     const dir = path.join(root, "partitioned");
     const schema = struct(field("id", "long"), field("part", "string"), field("v", "integer"));

@@ -5,7 +5,8 @@ import { array, field, map, struct, type StructType } from "../schema/schema.ts"
 import { readLastCheckpointVersion, writeLastCheckpoint } from "./last_checkpoint.ts";
 import { checkpointKey } from "./log_paths.ts";
 import type { Snapshot } from "./snapshot.ts";
-import { DELETED_FILE_RETENTION_DURATION } from "./table_properties.ts";
+import { type ParsedStatsSchema, parsedStatsSchema, partitionValuesParsed, statsParsed } from "./checkpoint_stats.ts";
+import { CHECKPOINT_WRITE_STATS_AS_JSON, CHECKPOINT_WRITE_STATS_AS_STRUCT, DATA_SKIPPING_NUM_INDEXED_COLS, DELETED_FILE_RETENTION_DURATION } from "./table_properties.ts";
 
 const strMap = map("string", "string");
 const f = (name: string, type: Parameters<typeof field>[1]) => field(name, type, true);
@@ -19,12 +20,25 @@ const deletionVector = struct(
  * field nullable as Spark makes them. Unused columns (domainMetadata, deletion vectors,
  * row ids) are present and null, as in Spark's files.
  */
-export const CHECKPOINT_SCHEMA: StructType = struct(
+export const CHECKPOINT_SCHEMA: StructType = checkpointSchema({ json: true });
+
+/**
+ * The checkpoint schema of a table: {@link CHECKPOINT_SCHEMA}'s columns, the add's `stats`
+ * string only when `json` (`delta.checkpoint.writeStatsAsJson`), and after it, with
+ * `parsed` (`delta.checkpoint.writeStatsAsStruct`), `partitionValues_parsed` (partitioned
+ * tables) and `stats_parsed`, where delta-spark puts them.
+ */
+function checkpointSchema(options: { json: boolean; parsed?: ParsedStatsSchema }): StructType {
+  const p = options.parsed;
+  return struct(
   f("txn", struct(f("appId", "string"), f("version", "long"), f("lastUpdated", "long"))),
   f("add", struct(
     f("path", "string"), f("partitionValues", strMap), f("size", "long"), f("modificationTime", "long"),
     f("dataChange", "boolean"), f("tags", strMap), f("deletionVector", deletionVector), f("baseRowId", "long"),
-    f("defaultRowCommitVersion", "long"), f("clusteringProvider", "string"), f("stats", "string"),
+    f("defaultRowCommitVersion", "long"), f("clusteringProvider", "string"),
+    ...(options.json ? [f("stats", "string")] : []),
+    ...(p?.partitionValues ? [f("partitionValues_parsed", p.partitionValues)] : []),
+    ...(p ? [f("stats_parsed", p.stats)] : []),
   )),
   f("remove", struct(
     f("path", "string"), f("deletionTimestamp", "long"), f("dataChange", "boolean"), f("extendedFileMetadata", "boolean"),
@@ -41,7 +55,8 @@ export const CHECKPOINT_SCHEMA: StructType = struct(
     f("readerFeatures", array("string")), f("writerFeatures", array("string")),
   )),
   f("domainMetadata", struct(f("domain", "string"), f("configuration", "string"), f("removed", "boolean"))),
-);
+  );
+}
 
 export interface CheckpointOptions {
   /** Clock in ms, to expire tombstones. @default Date.now */
@@ -56,18 +71,26 @@ export interface CheckpointOptions {
 export async function writeCheckpoint(store: ObjectStore, snapshot: Snapshot, options: CheckpointOptions = {}): Promise<void> {
   const now = options.now ?? Date.now();
   const retention = snapshot.property(DELETED_FILE_RETENTION_DURATION);
+  const json = snapshot.property(CHECKPOINT_WRITE_STATS_AS_JSON);
+  const parsed = snapshot.property(CHECKPOINT_WRITE_STATS_AS_STRUCT) ? parsedSchemaOf(snapshot) : undefined;
   const rows: Record<string, unknown>[] = [];
   if (snapshot.protocol) rows.push({ protocol: snapshot.protocol });
   if (snapshot.metadata) rows.push({ metaData: snapshot.metadata });
   for (const txn of snapshot.txns.values()) rows.push({ txn });
   for (const add of snapshot.files.values()) {
-    rows.push({ add: { ...add, dataChange: false } });
+    const row: Record<string, unknown> = { ...add, dataChange: false };
+    if (!json) delete row.stats;
+    if (parsed) {
+      row.stats_parsed = statsParsed(add, parsed);
+      if (parsed.partitionValues) row.partitionValues_parsed = partitionValuesParsed(add, parsed.partitionValues);
+    }
+    rows.push({ add: row });
   }
   for (const remove of snapshot.tombstones.values()) {
     if ((remove.deletionTimestamp ?? 0) <= now - retention) continue;
     rows.push({ remove: { ...remove, dataChange: false } });
   }
-  const { batch } = rowsToArrow(CHECKPOINT_SCHEMA, rows);
+  const { batch } = rowsToArrow(checkpointSchema({ json, ...(parsed ? { parsed } : {}) }), rows);
   const bytes = writeParquet([batch], { codec: "snappy" });
   await store.put(checkpointKey(snapshot.version), bytes);
   // Never move the hint backwards past a newer checkpoint a concurrent writer made (a stale
@@ -75,4 +98,17 @@ export async function writeCheckpoint(store: ObjectStore, snapshot: Snapshot, op
   const previous = await readLastCheckpointVersion(store);
   if (previous >= snapshot.version) return;
   await writeLastCheckpoint(store, { version: snapshot.version, size: rows.length, sizeInBytes: bytes.length, numOfAddFiles: snapshot.files.size });
+}
+
+/**
+ * The struct stats types of a snapshot's table, or undefined when its schema has a type
+ * this library does not know (the checkpoint is then written with JSON stats only, which
+ * every reader accepts).
+ */
+function parsedSchemaOf(snapshot: Snapshot): ParsedStatsSchema | undefined {
+  try {
+    return parsedStatsSchema(snapshot.schema, snapshot.partitionColumns, snapshot.property(DATA_SKIPPING_NUM_INDEXED_COLS));
+  } catch {
+    return undefined;
+  }
 }

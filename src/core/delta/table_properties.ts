@@ -95,6 +95,29 @@ export const APPEND_ONLY: TableProperty<boolean> = {
   parse: parseBoolean,
 };
 
+/**
+ * `delta.checkpoint.writeStatsAsStruct`: checkpoints carry each file's stats typed
+ * (`add.stats_parsed`) and, for partitioned tables, its partition values typed
+ * (`add.partitionValues_parsed`). `true` or `false`.
+ * @default true
+ */
+export const CHECKPOINT_WRITE_STATS_AS_STRUCT: TableProperty<boolean> = {
+  key: "delta.checkpoint.writeStatsAsStruct",
+  defaultValue: true,
+  parse: parseBoolean,
+};
+
+/**
+ * `delta.checkpoint.writeStatsAsJson`: checkpoints carry each file's stats as the JSON
+ * string of its add action (`add.stats`). `true` or `false`.
+ * @default true
+ */
+export const CHECKPOINT_WRITE_STATS_AS_JSON: TableProperty<boolean> = {
+  key: "delta.checkpoint.writeStatsAsJson",
+  defaultValue: true,
+  parse: parseBoolean,
+};
+
 /** Every property above, to check a configuration before a table is created with it. */
 export const TABLE_PROPERTIES: readonly TableProperty<unknown>[] = [
   CHECKPOINT_INTERVAL,
@@ -103,6 +126,8 @@ export const TABLE_PROPERTIES: readonly TableProperty<unknown>[] = [
   DATA_SKIPPING_NUM_INDEXED_COLS,
   ENABLE_EXPIRED_LOG_CLEANUP,
   APPEND_ONLY,
+  CHECKPOINT_WRITE_STATS_AS_STRUCT,
+  CHECKPOINT_WRITE_STATS_AS_JSON,
 ];
 
 /**
