@@ -25,8 +25,9 @@ export function toMicros(v: unknown): bigint | undefined {
     return Number.isNaN(t) ? undefined : BigInt(t) * 1000n;
   }
   if (typeof v === "string") {
-    // Fast path for the publisher's `YYYY-MM-DD HH:MM:SS` (UTC).
-    if (v.length === 19 && v.charCodeAt(10) === 32 && v.charCodeAt(4) === 45 && v.charCodeAt(13) === 58) {
+    // Fast path for the publisher's `YYYY-MM-DD HH:MM:SS` (UTC), years 100 on (Date.UTC
+    // reads years 0–99 as 1900–1999: those take the ISO path below).
+    if (publisherShaped(v) && (v.charCodeAt(0) !== 48 || v.charCodeAt(1) !== 48)) {
       const [y, mo, d, h, mi, s] = [+v.slice(0, 4), +v.slice(5, 7) - 1, +v.slice(8, 10), +v.slice(11, 13), +v.slice(14, 16), +v.slice(17, 19)];
       const ms = Date.UTC(y, mo, d, h, mi, s);
       const t = new Date(ms);
@@ -44,6 +45,13 @@ export function toMicros(v: unknown): bigint | undefined {
     return BigInt(ms) * 1000n + BigInt(frac || "0");
   }
   return undefined;
+}
+
+/** `DDDD-DD-DD DD:DD:DD`, D a digit: separators and digits where the publisher puts them. */
+function publisherShaped(v: string): boolean {
+  if (v.length !== 19 || v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(10) !== 32 || v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58) return false;
+  for (const i of [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]) if (digit(v, i) < 0) return false;
+  return true;
 }
 
 /** Milliseconds since the epoch of a µs timestamp, rounded down (towards the past). */

@@ -18,6 +18,16 @@ test("toMicros refuses days and times that do not exist, and what is not a times
   assert.equal(toMicros("2024-02-29T12:00:00"), 1_709_208_000_000_000n);
 });
 
+test("toMicros reads years 0–99 as themselves, and refuses the publisher's shape with a separator or a digit out of place", () => {
+  const year50 = BigInt(Date.parse("0050-03-04T05:06:07Z")) * 1000n;
+  assert.equal(toMicros("0050-03-04 05:06:07"), year50, "year 50, not 1950");
+  assert.equal(toMicros("0050-03-04T05:06:07Z"), year50);
+  assert.notEqual(toMicros("0050-03-04 05:06:07"), toMicros("1950-03-04 05:06:07"));
+  for (const v of ["2024-01+02 03:04:05", "2024-01-02 03:04+05", " 202-01-02 03:04:05", "2024-01-02 03:0 :05", "+024-01-02 03:04:05"]) {
+    assert.equal(toMicros(v), undefined, v);
+  }
+});
+
 test("microsToMillis rounds towards the past, before 1970 too", () => {
   assert.equal(microsToMillis(1_999n), 1n);
   assert.equal(microsToMillis(-1n), -1n);
