@@ -125,6 +125,18 @@ test("a package_table without the MERGE's columns, or with unusable types, is re
   await assert.rejects(DeltaSink.open(orderDomain(), missing, { stream: "s", clock: systemClock }), /  - package_id: missing, expected string\n/);
 });
 
+test("an append-only package_table is refused at start: the MERGE would remove the files it rewrites", async () => {
+  const stores = await originalTables();
+  stores.package_table = new MemoryStore("package_table");
+  await DeltaTable.openOrCreate(stores.package_table, { schema: ORIGINAL.package_table!, configuration: { "delta.appendOnly": "true" } });
+  await assert.rejects(DeltaSink.open(orderDomain(), stores, { stream: "s", clock: systemClock }), (err: unknown) => {
+    assert.ok(err instanceof TableError);
+    assert.match(err.message, /cannot take the stock MERGE/);
+    assert.match(err.message, /  - the table is append-only \('delta\.appendOnly' is true\)/);
+    return true;
+  });
+});
+
 test("a table whose schema cannot take the rows stops the start, naming the table, each column, found and expected", async () => {
   const stores = await originalTables();
   // An orders table someone changed: order_timestamp a long, and a NOT NULL column nobody writes.

@@ -9,7 +9,7 @@
  * identityColumns; reader 2 columnMapping.
  * @module
  */
-import type { Protocol } from "./actions.ts";
+import type { Metadata, Protocol } from "./actions.ts";
 
 /** The features a protocol enables, reader and writer, by name (legacy versions included). */
 export function protocolFeatures(p: Protocol): { reader: string[]; writer: string[] } {
@@ -104,4 +104,78 @@ export function unsupportedForOptimize(p: Protocol): string[] {
   if (p.minReaderVersion > 3) unknown.add(`reader version ${p.minReaderVersion}`);
   if (p.minWriterVersion > 7) unknown.add(`writer version ${p.minWriterVersion}`);
   return [...unknown].sort();
+}
+
+/**
+ * The table features this library's writes (appends, the package_table MERGE, checkpoints)
+ * understand, and on what condition each is safe. Writes never change a table's protocol,
+ * so a feature is understood when honouring it asks nothing of a write that is not done
+ * here, or when the table does not use what it would ask for (checked by
+ * {@link unsupportedForWrite} against the table's metadata).
+ *
+ * Not understood, so refused (naming them): `deletionVectors`, `rowTracking`,
+ * `domainMetadata`, `inCommitTimestamp`, `v2Checkpoint`, `columnMapping`, `clustering`,
+ * `allowColumnDefaults`, `typeWidening`, `variantType`, `icebergCompat*`,
+ * `checkpointProtection`, `catalogManaged`, and every name not in this list.
+ */
+export const WRITE_FEATURES: ReadonlyMap<string, string> = new Map([
+  ["appendOnly", "a commit that removes files (the package_table MERGE) is refused while delta.appendOnly is true"],
+  ["invariants", "no column of the table may declare an invariant (delta.invariants): its SQL is not evaluated here"],
+  ["checkConstraints", "the table may have no CHECK constraint (delta.constraints.*): its SQL is not evaluated here"],
+  ["generatedColumns", "no column may be generated (delta.generationExpression): its value is not computed here"],
+  ["identityColumns", "no column may be an identity column (delta.identity.*): its values are not assigned here"],
+  ["changeDataFeed", "delta.enableChangeDataFeed may not be true: a MERGE would owe change data files"],
+  ["timestampNtz", "a timestamp_ntz column is refused by the schema check; the feature alone asks nothing of a write"],
+  ["vacuumProtocolCheck", "it concerns vacuum only"],
+]);
+
+/** Reader features a write understands (reads of package_table, of the log and checkpoints). */
+const WRITE_READER_FEATURES = new Set(["timestampNtz", "vacuumProtocolCheck"]);
+
+/**
+ * Why this library may not write into a table of protocol `p` and metadata `m`: each
+ * feature it does not understand, and each use of an understood feature it cannot honour
+ * (naming the column, constraint or property). Empty when it may write.
+ */
+export function unsupportedForWrite(p: Protocol, m?: Metadata): string[] {
+  const { reader, writer } = protocolFeatures(p);
+  const out = new Set<string>();
+  if (p.minReaderVersion > 3) out.add(`reader version ${p.minReaderVersion}`);
+  if (p.minWriterVersion > 7) out.add(`writer version ${p.minWriterVersion}`);
+  for (const f of reader) if (!WRITE_READER_FEATURES.has(f)) out.add(`reader feature ${f}`);
+  for (const f of writer) if (!WRITE_FEATURES.has(f)) out.add(`writer feature ${f}`);
+  if (!m) return [...out];
+  const config = m.configuration ?? {};
+  const constraints = Object.keys(config).filter((k) => k.startsWith("delta.constraints."));
+  if (constraints.length > 0) out.add(`CHECK constraints ${constraints.map((k) => `${k.slice("delta.constraints.".length)} (${config[k]})`).join(", ")}`);
+  if ((config["delta.enableChangeDataFeed"] ?? "").toLowerCase() === "true") out.add("the change data feed (delta.enableChangeDataFeed is true)");
+  let fields: { name: string; metadata?: Record<string, unknown> }[] = [];
+  try {
+    fields = leafFields(JSON.parse(m.schemaString) as SchemaJson, "");
+  } catch {
+    // A schema this library cannot parse is refused by the schema check, naming the column.
+  }
+  for (const f of fields) {
+    const meta = f.metadata ?? {};
+    if ("delta.invariants" in meta) out.add(`the invariant on column ${f.name} (${String(meta["delta.invariants"])})`);
+    if ("delta.generationExpression" in meta) out.add(`generated column ${f.name} (${String(meta["delta.generationExpression"])})`);
+    if (Object.keys(meta).some((k) => k.startsWith("delta.identity."))) out.add(`identity column ${f.name}`);
+  }
+  return [...out];
+}
+
+interface SchemaJson {
+  type?: unknown;
+  fields?: { name: string; type: unknown; metadata?: Record<string, unknown> }[];
+}
+
+/** Every field of a schema JSON, nested structs' fields named with dots. */
+function leafFields(s: SchemaJson, prefix: string): { name: string; metadata?: Record<string, unknown> }[] {
+  const out: { name: string; metadata?: Record<string, unknown> }[] = [];
+  for (const f of s.fields ?? []) {
+    const name = `${prefix}${f.name}`;
+    out.push({ name, ...(f.metadata ? { metadata: f.metadata } : {}) });
+    if (typeof f.type === "object" && f.type !== null && (f.type as SchemaJson).type === "struct") out.push(...leafFields(f.type as SchemaJson, `${name}.`));
+  }
+  return out;
 }

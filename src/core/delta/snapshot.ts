@@ -3,14 +3,11 @@ import { NotFoundError } from "../../ports/object_store.ts";
 import { type Action, type Add, decodeCommit, type Metadata, type Protocol, type Remove, type Txn } from "./actions.ts";
 import { parseSchema, type StructType } from "../schema/schema.ts";
 import { readCheckpoint } from "./checkpoint_read.ts";
+import { unsupportedForWrite } from "./protocol_support.ts";
 import { TableError } from "./errors.ts";
 import { readLastCheckpointVersion } from "./last_checkpoint.ts";
 import { commitKey, LOG_DIR, pad20, parseLogKey } from "./log_paths.ts";
 import { LOG_RETENTION_DURATION, type TableProperty, tableProperty } from "./table_properties.ts";
-
-/** Protocol versions this library reads and writes (no table features). */
-const MAX_READER = 1;
-const MAX_WRITER = 2;
 
 /**
  * The state of a table at one version: protocol, metadata, live files, tombstones and the
@@ -72,6 +69,7 @@ export class Snapshot {
 
   /** Applies the actions of one version, in order. */
   apply(version: number, actions: readonly Action[]): void {
+    let changed = false;
     for (const a of actions) {
       if (a.add) {
         this.files.set(a.add.path, a.add);
@@ -84,13 +82,17 @@ export class Snapshot {
       } else if (a.metaData) {
         this.metadata = a.metaData;
         this.#schema = undefined;
+        changed = true;
       } else if (a.protocol) {
-        if (this.checksProtocol) checkProtocol(a.protocol);
+        if (this.checksProtocol) checkWritable(a.protocol);
         this.protocol = a.protocol;
+        changed = true;
       } else if (a.commitInfo && typeof a.commitInfo.timestamp === "number") {
         this.lastCommitTimestamp = a.commitInfo.timestamp;
       }
     }
+    // A feature's use (a constraint, a generated column) is in the metadata.
+    if (changed && this.checksProtocol && this.protocol) checkWritable(this.protocol, this.metadata);
     this.version = version;
   }
 
@@ -155,13 +157,19 @@ export async function readCommit(store: ObjectStore, version: number): Promise<A
   }
 }
 
-function checkProtocol(p: Protocol): void {
-  if (p.minReaderVersion > MAX_READER || p.minWriterVersion > MAX_WRITER) {
-    throw new TableError(
-      `The table needs protocol ${p.minReaderVersion}/${p.minWriterVersion} (reader/writer); ` +
-        `data-subscriber supports up to ${MAX_READER}/${MAX_WRITER} without table features`,
-    );
-  }
+/**
+ * Refuses a table this library cannot write into as its protocol asks, naming each reason.
+ * @throws {TableError}
+ */
+function checkWritable(p: Protocol, m?: Metadata): void {
+  const reasons = unsupportedForWrite(p, m);
+  if (reasons.length === 0) return;
+  throw new TableError(
+    `The table (protocol ${p.minReaderVersion}/${p.minWriterVersion}, reader/writer` +
+      `${p.readerFeatures?.length || p.writerFeatures?.length ? `, features ${[...new Set([...(p.readerFeatures ?? []), ...(p.writerFeatures ?? [])])].join(", ")}` : ""}) ` +
+      `asks what data-subscriber does not do: ${reasons.join("; ")}. ` +
+      `Write to a new location, or remove what the table uses (e.g. ALTER TABLE … DROP CONSTRAINT, or DROP FEATURE in Spark).`,
+  );
 }
 
 /** How a snapshot is loaded. */

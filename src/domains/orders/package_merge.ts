@@ -1,5 +1,6 @@
 import type { Add } from "../../core/delta/actions.ts";
 import { TableError } from "../../core/delta/errors.ts";
+import { APPEND_ONLY } from "../../core/delta/table_properties.ts";
 import type { DeltaTable } from "../../core/delta/table.ts";
 import { typeText } from "../../core/schema/schema_adoption.ts";
 import type { PrepareStep, PreparedChange } from "../../engine/domain.ts";
@@ -45,6 +46,9 @@ export class PackageMerge implements PrepareStep<Order, Reserved> {
       if (!f) problems.push(`  - ${name}: missing, expected ${types.join(" or ")}`);
       else if (f.name !== name) problems.push(`  - ${name}: found as '${f.name}', expected the name '${name}'`);
       else if (typeof f.type !== "string" || !types.includes(f.type)) problems.push(`  - ${name}: found ${typeText(f.type, f.nullable)}, expected ${types.join(" or ")}`);
+    }
+    if (table.snapshot.property(APPEND_ONLY)) {
+      problems.push(`  - the table is append-only ('${APPEND_ONLY.key}' is true): the MERGE rewrites the files whose stock changes, which removes them; set it to false (ALTER TABLE … SET TBLPROPERTIES ('delta.appendOnly' = 'false')) or use another table`);
     }
     if (problems.length > 0) {
       throw new TableError(

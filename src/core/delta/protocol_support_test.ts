@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { MemoryStore } from "../../adapters/memory/memory_store.ts";
+import type { Metadata, Protocol } from "./actions.ts";
+import { TableError } from "./errors.ts";
+import { commitKey } from "./log_paths.ts";
+import { unsupportedForWrite } from "./protocol_support.ts";
+import { DeltaTable } from "./table.ts";
+
+const enc = new TextEncoder();
+
+function metadata(fields: unknown[], configuration: Record<string, string> = {}): Metadata {
+  return {
+    id: "5b0f1d2e-0000-4000-8000-000000000001",
+    format: { provider: "parquet", options: {} },
+    schemaString: JSON.stringify({ type: "struct", fields }),
+    partitionColumns: [],
+    configuration,
+    createdTime: 0,
+  };
+}
+
+const ID = { name: "id", type: "long", nullable: true, metadata: {} };
+const NAME = { name: "name", type: "string", nullable: true, metadata: {} };
+
+/** A table as another engine created it: version 0 with this protocol and metadata. */
+async function tableWith(protocol: Protocol, meta: Metadata): Promise<MemoryStore> {
+  const store = new MemoryStore("t");
+  const commit = [{ commitInfo: { timestamp: 0, operation: "CREATE TABLE" } }, { protocol }, { metaData: meta }].map((a) => JSON.stringify(a)).join("\n");
+  await store.put(commitKey(0), enc.encode(commit + "\n"));
+  return store;
+}
+
+test("writer 7 with features whose writes ask nothing of us is written into, its protocol unchanged", async () => {
+  const protocol: Protocol = {
+    minReaderVersion: 3,
+    minWriterVersion: 7,
+    readerFeatures: ["timestampNtz", "vacuumProtocolCheck"],
+    writerFeatures: ["appendOnly", "invariants", "checkConstraints", "generatedColumns", "identityColumns", "changeDataFeed", "timestampNtz", "vacuumProtocolCheck"],
+  };
+  const store = await tableWith(protocol, metadata([ID, NAME]));
+  const table = await DeltaTable.open(store);
+  await table.append([{ id: 1, name: "a" }]);
+  const again = await DeltaTable.open(store);
+  assert.deepEqual(again.snapshot.protocol, protocol);
+  assert.equal((await again.readRows()).length, 1);
+});
+
+test("legacy writer versions 3 and 4 (constraints, generated columns, change data feed) are written into while unused", async () => {
+  for (const minWriterVersion of [3, 4]) {
+    const store = await tableWith({ minReaderVersion: 1, minWriterVersion }, metadata([ID]));
+    const table = await DeltaTable.open(store);
+    await table.append([{ id: 1 }]);
+    assert.equal(table.version, 1);
+  }
+});
+
+test("each feature or use a write cannot honour is refused at open, by name", async () => {
+  const cases: [Protocol, Metadata, RegExp][] = [
+    [{ minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ["deletionVectors"], writerFeatures: ["deletionVectors"] }, metadata([ID]), /reader feature deletionVectors; writer feature deletionVectors/],
+    [{ minReaderVersion: 1, minWriterVersion: 7, writerFeatures: ["rowTracking", "domainMetadata"] }, metadata([ID]), /writer feature rowTracking; writer feature domainMetadata/],
+    [{ minReaderVersion: 2, minWriterVersion: 5 }, metadata([ID]), /reader feature columnMapping; writer feature columnMapping/],
+    [{ minReaderVersion: 1, minWriterVersion: 3 }, metadata([ID], { "delta.constraints.positive": "id > 0" }), /CHECK constraints positive \(id > 0\)/],
+    [{ minReaderVersion: 1, minWriterVersion: 4 }, metadata([ID], { "delta.enableChangeDataFeed": "true" }), /change data feed/],
+    [{ minReaderVersion: 1, minWriterVersion: 4 }, metadata([ID, { ...NAME, metadata: { "delta.generationExpression": "upper(id)" } }]), /generated column name \(upper\(id\)\)/],
+    [{ minReaderVersion: 1, minWriterVersion: 2 }, metadata([{ ...ID, metadata: { "delta.invariants": "{\"expression\":{\"expression\":\"id > 0\"}}" } }]), /the invariant on column id/],
+    [{ minReaderVersion: 1, minWriterVersion: 7, writerFeatures: ["identityColumns"] }, metadata([{ ...ID, metadata: { "delta.identity.start": 1, "delta.identity.step": 1 } }]), /identity column id/],
+    [{ minReaderVersion: 4, minWriterVersion: 8 }, metadata([ID]), /reader version 4; writer version 8/],
+  ];
+  for (const [protocol, meta, reason] of cases) {
+    const store = await tableWith(protocol, meta);
+    await assert.rejects(DeltaTable.open(store), (err: unknown) => {
+      assert.ok(err instanceof TableError, String(err));
+      assert.match(err.message, reason);
+      assert.match(err.message, /new location/);
+      return true;
+    });
+  }
+});
+
+test("a nested column's generated expression is found too", () => {
+  const nested = { name: "n", type: { type: "struct", fields: [{ name: "g", type: "long", nullable: true, metadata: { "delta.generationExpression": "1" } }] }, nullable: true, metadata: {} };
+  assert.deepEqual(unsupportedForWrite({ minReaderVersion: 1, minWriterVersion: 4 }, metadata([ID, nested])), ["generated column n.g (1)"]);
+});

@@ -1,0 +1,120 @@
+/**
+ * Tables Spark created with table features (protocol writer 7, reader 3, and the legacy
+ * writer versions 3 and 4): we append to them and rewrite them (the package_table MERGE's
+ * primitive), Spark and delta-rs read every row, and the protocol is as Spark left it.
+ * Features whose use a write cannot honour (a CHECK constraint, deletion vectors) are
+ * refused at open, by name; an append-only table refuses the rewrite.
+ */
+import assert from "node:assert/strict";
+import * as fs from "node:fs/promises";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, before, describe, test } from "node:test";
+import { LocalStore } from "../../src/adapters/local/local_store.ts";
+import { TableError } from "../../src/core/delta/errors.ts";
+import { DeltaTable } from "../../src/core/delta/table.ts";
+import { type DeltaWorker, startDeltaWorker } from "../helpers/delta_worker.ts";
+
+/** Spark's `DESCRIBE DETAIL` protocol columns. */
+async function protocolOf(worker: DeltaWorker, dir: string) {
+  const res = await worker.request({ op: "sql", sql: `DESCRIBE DETAIL delta.\`${dir}\`` });
+  const row = res.rows[0]!;
+  return { reader: row.minReaderVersion, writer: row.minWriterVersion, features: [...((row.tableFeatures as string[] | null) ?? [])].sort() };
+}
+
+describe("tables with table features, created by Spark", () => {
+  let worker: DeltaWorker;
+  let root: string;
+
+  before(async () => {
+    root = await fs.mkdtemp(path.join(os.tmpdir(), "ds-features-"));
+    worker = await startDeltaWorker();
+    await worker.request({ op: "start_spark" });
+  });
+  after(async () => {
+    await worker?.close();
+    await fs.rm(root, { recursive: true, force: true });
+  });
+
+  /** Creates `dir` with Spark (id BIGINT, name STRING, at TIMESTAMP) and two rows. */
+  async function sparkTable(dir: string, properties: Record<string, string>, extraColumns = ""): Promise<void> {
+    const props = Object.entries(properties).map(([k, v]) => `'${k}' = '${v}'`).join(", ");
+    await worker.request({ op: "sql", sql: `CREATE TABLE delta.\`${dir}\` (id BIGINT, name STRING, at TIMESTAMP${extraColumns}) USING delta TBLPROPERTIES (${props})` });
+    await worker.request({ op: "sql", sql: `INSERT INTO delta.\`${dir}\` (id, name, at) VALUES (1, 'one', TIMESTAMP '2024-01-01 00:00:00'), (2, 'two', TIMESTAMP '2024-01-02 00:00:00')` });
+  }
+
+  async function idsAndNames(engine: "spark" | "deltalake", dir: string): Promise<string[]> {
+    const res = await worker.request({ op: "read", engine, path: dir });
+    return res.rows.map((r) => `${r.id}:${r.name}`).sort();
+  }
+
+  /** Title, table properties, and whether delta-rs (1.6) reads such a table at all. */
+  const writable: [string, Record<string, string>, boolean][] = [
+    [
+      "writer 7 / reader 3: timestampNtz, checkConstraints, invariants, generatedColumns, changeDataFeed (unused)",
+      {
+        "delta.feature.timestampNtz": "supported",
+        "delta.feature.checkConstraints": "supported",
+        "delta.feature.invariants": "supported",
+        "delta.feature.generatedColumns": "supported",
+        "delta.feature.changeDataFeed": "supported",
+        // Our append is version 2: we write the checkpoint Spark and delta-rs then start from.
+        "delta.checkpointInterval": "2",
+      },
+      true,
+    ],
+    // delta-rs refuses to read it ("Unsupported table features required: [VacuumProtocolCheck]").
+    ["writer 7 / reader 3: vacuumProtocolCheck", { "delta.feature.vacuumProtocolCheck": "supported" }, false],
+    ["legacy writer 4 (constraints, generated columns and change data feed, unused)", { "delta.minReaderVersion": "1", "delta.minWriterVersion": "4", "delta.checkpointInterval": "2" }, true],
+  ];
+  for (const [title, properties, deltaRsReads] of writable) {
+    test(`${title}: appended to and rewritten, read by Spark${deltaRsReads ? " and delta-rs" : ""}, protocol unchanged`, async () => {
+      const dir = path.join(root, title.replace(/[^a-z0-9]+/gi, "-").slice(0, 40));
+      await sparkTable(dir, properties);
+      const before = await protocolOf(worker, dir);
+      const table = await DeltaTable.open(new LocalStore(dir));
+      await table.append([{ id: 3, name: "three", at: "2024-01-03T00:00:00Z" }, { id: 4, name: "four", at: null }]);
+      // The MERGE's primitive: read every live file, write its rows again with one changed.
+      const files = [...table.snapshot.files.values()];
+      const rows = await table.readRows(files);
+      await table.rewrite(files, rows.map((r) => (Number(r.id) === 2 ? { ...r, name: "TWO" } : r)));
+      if (properties["delta.checkpointInterval"]) {
+        assert.ok((await fs.readdir(path.join(dir, "_delta_log"))).includes("00000000000000000002.checkpoint.parquet"), "our checkpoint of the feature table");
+      }
+      const expected = ["1:one", "2:TWO", "3:three", "4:four"];
+      assert.deepEqual(await idsAndNames("spark", dir), expected);
+      if (deltaRsReads) assert.deepEqual(await idsAndNames("deltalake", dir), expected);
+      assert.deepEqual(await protocolOf(worker, dir), before, "the protocol as Spark left it");
+      const history = await worker.request({ op: "sql", sql: `DESCRIBE HISTORY delta.\`${dir}\`` });
+      assert.deepEqual(history.rows.map((r) => r.operation).slice(0, 2), ["MERGE", "WRITE"]);
+    });
+  }
+
+  test("an append-only table (writer 7, appendOnly) takes appends and refuses the rewrite, naming the property", async () => {
+    const dir = path.join(root, "append-only");
+    await sparkTable(dir, { "delta.appendOnly": "true", "delta.minWriterVersion": "7", "delta.minReaderVersion": "1" });
+    const before = await protocolOf(worker, dir);
+    assert.ok(before.features.includes("appendOnly"), JSON.stringify(before));
+    const table = await DeltaTable.open(new LocalStore(dir));
+    await table.append([{ id: 3, name: "three", at: null }]);
+    const files = [...table.snapshot.files.values()];
+    await assert.rejects(table.rewrite(files, await table.readRows(files)), /append-only \('delta\.appendOnly' is true\)/);
+    assert.deepEqual(await idsAndNames("spark", dir), ["1:one", "2:two", "3:three"]);
+    assert.deepEqual(await protocolOf(worker, dir), before);
+  });
+
+  test("a CHECK constraint in use and deletion vectors are refused at open, by name", async () => {
+    const constrained = path.join(root, "constrained");
+    await sparkTable(constrained, { "delta.minWriterVersion": "7", "delta.minReaderVersion": "1" });
+    await worker.request({ op: "sql", sql: `ALTER TABLE delta.\`${constrained}\` ADD CONSTRAINT positive_id CHECK (id > 0)` });
+    await assert.rejects(DeltaTable.open(new LocalStore(constrained)), (err: unknown) => {
+      assert.ok(err instanceof TableError);
+      assert.match(err.message, /CHECK constraints positive_id \(id > 0\)/);
+      return true;
+    });
+
+    const dv = path.join(root, "deletion-vectors");
+    await sparkTable(dv, { "delta.enableDeletionVectors": "true" });
+    await assert.rejects(DeltaTable.open(new LocalStore(dv)), /deletionVectors/);
+  });
+});
