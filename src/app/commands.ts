@@ -1,3 +1,4 @@
+import { descriptorOf } from "../core/delta/deletion_vector.ts";
 import { systemClock } from "../ports/clock.ts";
 import * as fs from "node:fs/promises";
 import { openStore } from "../adapters/open_store.ts";
@@ -252,7 +253,8 @@ export async function statusReport(settings: Settings): Promise<StatusReport> {
     try {
       const t = await DeltaTable.open(openStore(url, s3));
       let rows = 0;
-      for (const f of t.snapshot.files.values()) rows += f.stats ? (JSON.parse(f.stats) as { numRecords: number }).numRecords : 0;
+      // numRecords counts a file's rows before its deletion vector.
+      for (const f of t.snapshot.files.values()) rows += (f.stats ? (JSON.parse(f.stats) as { numRecords: number }).numRecords : 0) - (descriptorOf(f.deletionVector)?.cardinality ?? 0);
       tables.push({ name, url, state: "ok", version: t.version, files: t.snapshot.files.size, rows });
     } catch (err) {
       if (err instanceof TableError) tables.push({ name, url, state: "missing", version: null, files: null, rows: null });

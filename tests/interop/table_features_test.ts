@@ -2,8 +2,9 @@
  * Tables Spark created with table features (protocol writer 7, reader 3, and the legacy
  * writer versions 3 and 4): we append to them and rewrite them (the package_table MERGE's
  * primitive), Spark and delta-rs read every row, and the protocol is as Spark left it.
- * Features whose use a write cannot honour (a CHECK constraint, deletion vectors) are
- * refused at open, by name; an append-only table refuses the rewrite.
+ * Deletion vectors Spark wrote are honoured. Features whose use a write cannot honour (a
+ * CHECK constraint, row tracking) are refused at open, by name; an append-only table
+ * refuses the rewrite.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs/promises";
@@ -103,7 +104,31 @@ describe("tables with table features, created by Spark", () => {
     assert.deepEqual(await protocolOf(worker, dir), before);
   });
 
-  test("a CHECK constraint in use and deletion vectors are refused at open, by name", async () => {
+  test("deletion vectors Spark wrote (a DELETE) are honoured: our reads leave the rows out, our rewrite removes the file with its vector, the deleted rows stay deleted", async () => {
+    const dir = path.join(root, "deletion-vectors");
+    await sparkTable(dir, { "delta.enableDeletionVectors": "true" });
+    await worker.request({ op: "sql", sql: `INSERT INTO delta.\`${dir}\` (id, name) VALUES (3, 'three'), (4, 'four'), (5, 'five'), (6, 'six')` });
+    await worker.request({ op: "sql", sql: `DELETE FROM delta.\`${dir}\` WHERE id IN (2, 5)` });
+    const before = await protocolOf(worker, dir);
+    assert.ok(before.features.includes("deletionVectors"), JSON.stringify(before));
+    const table = await DeltaTable.open(new LocalStore(dir));
+    const withVector = [...table.snapshot.files.values()].filter((f) => f.deletionVector);
+    assert.ok(withVector.length > 0, "Spark's DELETE wrote deletion vectors, not new files");
+    const rows = await table.readRows();
+    assert.deepEqual(rows.map((r) => Number(r.id)).sort(), [1, 3, 4, 6], "our read leaves the deleted rows out");
+    await table.append([{ id: 7, name: "seven", at: null }]);
+    const files = [...table.snapshot.files.values()];
+    await table.rewrite(files, (await table.readRows(files)).map((r) => (Number(r.id) === 1 ? { ...r, name: "ONE" } : r)));
+    const log = await fs.readFile(path.join(dir, "_delta_log", `${String(table.version).padStart(20, "0")}.json`), "utf8");
+    const removes = log.split("\n").filter((l) => l.includes('"remove"')).map((l) => JSON.parse(l).remove as { path: string; deletionVector?: unknown });
+    for (const f of withVector) assert.deepEqual(removes.find((r) => r.path === f.path)?.deletionVector, f.deletionVector, `the remove of ${f.path} names its vector`);
+    const expected = ["1:ONE", "3:three", "4:four", "6:six", "7:seven"];
+    assert.deepEqual(await idsAndNames("spark", dir), expected);
+    assert.deepEqual(await idsAndNames("deltalake", dir), expected);
+    assert.deepEqual(await protocolOf(worker, dir), before, "the protocol as Spark left it");
+  });
+
+  test("a CHECK constraint in use and a feature not understood are refused at open, by name", async () => {
     const constrained = path.join(root, "constrained");
     await sparkTable(constrained, { "delta.minWriterVersion": "7", "delta.minReaderVersion": "1" });
     await worker.request({ op: "sql", sql: `ALTER TABLE delta.\`${constrained}\` ADD CONSTRAINT positive_id CHECK (id > 0)` });
@@ -113,8 +138,8 @@ describe("tables with table features, created by Spark", () => {
       return true;
     });
 
-    const dv = path.join(root, "deletion-vectors");
-    await sparkTable(dv, { "delta.enableDeletionVectors": "true" });
-    await assert.rejects(DeltaTable.open(new LocalStore(dv)), /deletionVectors/);
+    const rowIds = path.join(root, "row-tracking");
+    await sparkTable(rowIds, { "delta.enableRowTracking": "true" });
+    await assert.rejects(DeltaTable.open(new LocalStore(rowIds)), /writer feature rowTracking/);
   });
 });

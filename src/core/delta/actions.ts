@@ -50,6 +50,8 @@ export interface Remove {
   /** Spark (3.x/4.x) writes `{"numRecords":n}` here on rewrites. */
   stats?: string | null;
   tags?: Record<string, string> | null;
+  /** The deletion vector of the file removed, when it had one (the file is `path` with it). */
+  deletionVector?: unknown;
 }
 
 export interface Txn {

@@ -113,7 +113,7 @@ export function unsupportedForOptimize(p: Protocol): string[] {
  * here, or when the table does not use what it would ask for (checked by
  * {@link unsupportedForWrite} against the table's metadata).
  *
- * Not understood, so refused (naming them): `deletionVectors`, `rowTracking`,
+ * Not understood, so refused (naming them): `rowTracking`,
  * `domainMetadata`, `inCommitTimestamp`, `v2Checkpoint`, `columnMapping`, `clustering`,
  * `allowColumnDefaults`, `typeWidening`, `variantType`, `icebergCompat*`,
  * `checkpointProtection`, `catalogManaged`, and every name not in this list.
@@ -127,10 +127,11 @@ export const WRITE_FEATURES: ReadonlyMap<string, string> = new Map([
   ["changeDataFeed", "delta.enableChangeDataFeed may not be true: a MERGE would owe change data files"],
   ["timestampNtz", "a timestamp_ntz column is refused by the schema check; the feature alone asks nothing of a write"],
   ["vacuumProtocolCheck", "it concerns vacuum only"],
+  ["deletionVectors", "appends add no vector; a rewrite reads a file without its deleted rows and removes the file with its vector"],
 ]);
 
 /** Reader features a write understands (reads of package_table, of the log and checkpoints). */
-const WRITE_READER_FEATURES = new Set(["timestampNtz", "vacuumProtocolCheck"]);
+const WRITE_READER_FEATURES = new Set(["timestampNtz", "vacuumProtocolCheck", "deletionVectors"]);
 
 /**
  * Why this library may not write into a table of protocol `p` and metadata `m`: each

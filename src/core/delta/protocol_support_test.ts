@@ -35,8 +35,8 @@ test("writer 7 with features whose writes ask nothing of us is written into, its
   const protocol: Protocol = {
     minReaderVersion: 3,
     minWriterVersion: 7,
-    readerFeatures: ["timestampNtz", "vacuumProtocolCheck"],
-    writerFeatures: ["appendOnly", "invariants", "checkConstraints", "generatedColumns", "identityColumns", "changeDataFeed", "timestampNtz", "vacuumProtocolCheck"],
+    readerFeatures: ["timestampNtz", "vacuumProtocolCheck", "deletionVectors"],
+    writerFeatures: ["deletionVectors", "appendOnly", "invariants", "checkConstraints", "generatedColumns", "identityColumns", "changeDataFeed", "timestampNtz", "vacuumProtocolCheck"],
   };
   const store = await tableWith(protocol, metadata([ID, NAME]));
   const table = await DeltaTable.open(store);
@@ -57,7 +57,7 @@ test("legacy writer versions 3 and 4 (constraints, generated columns, change dat
 
 test("each feature or use a write cannot honour is refused at open, by name", async () => {
   const cases: [Protocol, Metadata, RegExp][] = [
-    [{ minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ["deletionVectors"], writerFeatures: ["deletionVectors"] }, metadata([ID]), /reader feature deletionVectors; writer feature deletionVectors/],
+    [{ minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ["v2Checkpoint"], writerFeatures: ["v2Checkpoint"] }, metadata([ID]), /reader feature v2Checkpoint; writer feature v2Checkpoint/],
     [{ minReaderVersion: 1, minWriterVersion: 7, writerFeatures: ["rowTracking", "domainMetadata"] }, metadata([ID]), /writer feature rowTracking; writer feature domainMetadata/],
     [{ minReaderVersion: 2, minWriterVersion: 5 }, metadata([ID]), /reader feature columnMapping; writer feature columnMapping/],
     [{ minReaderVersion: 1, minWriterVersion: 3 }, metadata([ID], { "delta.constraints.positive": "id > 0" }), /CHECK constraints positive \(id > 0\)/],

@@ -3,6 +3,7 @@ import { NotFoundError } from "../../ports/object_store.ts";
 import { type Action, type Add, decodeCommit, type Metadata, type Protocol, type Remove, type Txn } from "./actions.ts";
 import { parseSchema, type StructType } from "../schema/schema.ts";
 import { readCheckpoint } from "./checkpoint_read.ts";
+import { deletionVectorId, descriptorOf } from "./deletion_vector.ts";
 import { unsupportedForWrite } from "./protocol_support.ts";
 import { TableError } from "./errors.ts";
 import { readLastCheckpointVersion } from "./last_checkpoint.ts";
@@ -75,7 +76,10 @@ export class Snapshot {
         this.files.set(a.add.path, a.add);
         this.tombstones.delete(a.add.path);
       } else if (a.remove) {
-        this.files.delete(a.remove.path);
+        // A file is its path and its deletion vector: a DELETE that gives a file a new vector
+        // removes (path, old vector) and adds (path, new vector), in either order.
+        const live = this.files.get(a.remove.path);
+        if (live && deletionVectorId(descriptorOf(live.deletionVector)) === deletionVectorId(descriptorOf(a.remove.deletionVector))) this.files.delete(a.remove.path);
         this.tombstones.set(a.remove.path, a.remove);
       } else if (a.txn) {
         this.txns.set(a.txn.appId, a.txn);

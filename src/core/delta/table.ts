@@ -3,6 +3,7 @@ import type { ObjectStore } from "../../ports/object_store.ts";
 import { tableToRows, type ValueOptions } from "../arrow/arrow_to_rows.ts";
 import { adoptedBatch } from "../arrow/adopted_batch.ts";
 import { type BuiltBatch, rowsToArrow } from "../arrow/rows_to_arrow.ts";
+import { descriptorOf, readDeletionVector } from "./deletion_vector.ts";
 import { CODEC_SUFFIX, type Codec, readParquet, writeParquet } from "../parquet/parquet.ts";
 import { type Action, type Add, type Metadata, type Protocol, type Remove, type Txn } from "./actions.ts";
 import { writeCheckpoint } from "./checkpoint_write.ts";
@@ -373,6 +374,8 @@ export class DeltaTable {
       extendedFileMetadata: true,
       partitionValues: f.partitionValues,
       size: f.size,
+      // The file removed is the path with its vector (PROTOCOL.md: a remove names both).
+      ...(f.deletionVector ? { deletionVector: f.deletionVector } : {}),
     }));
   }
 
@@ -425,7 +428,11 @@ export class DeltaTable {
     const out: Record<string, unknown>[] = [];
     for (const add of files) {
       const rows = tableToRows(readParquet(await this.store.get(actionPathToKey(add.path))), options);
-      for (const row of rows) {
+      // Rows another engine deleted by a deletion vector are not rows of the table.
+      const dv = descriptorOf(add.deletionVector);
+      const deleted = dv ? await readDeletionVector(this.store, dv) : undefined;
+      for (const [i, row] of rows.entries()) {
+        if (deleted?.has(i)) continue;
         const full: Record<string, unknown> = {};
         for (const f of schema.fields) {
           full[f.name] = partCols.includes(f.name) ? parsePartitionValue(f.type, add.partitionValues[f.name]) : (row[f.name] ?? null);

@@ -4,6 +4,7 @@
  * say how long the log and removed files are kept.
  * @module
  */
+import { descriptorOf } from "./deletion_vector.ts";
 import { protocolFeatures } from "./protocol_support.ts";
 import type { DeltaTable } from "./table.ts";
 import { type HistoryEntry, listLog, readHistory } from "./table_history.ts";
@@ -102,7 +103,8 @@ export async function describeTable(table: DeltaTable, options: DescribeOptions 
   for (const f of snap.files.values()) {
     bytes += f.size;
     const n = f.stats ? (JSON.parse(f.stats) as { numRecords?: unknown }).numRecords : undefined;
-    rows = rows !== null && typeof n === "number" ? rows + n : null;
+    // numRecords counts a file's rows before its deletion vector.
+    rows = rows !== null && typeof n === "number" ? rows + n - (descriptorOf(f.deletionVector)?.cardinality ?? 0) : null;
     if (f.size < target) {
       small++;
       smallBytes += f.size;

@@ -1,4 +1,5 @@
 import type { Add } from "../../core/delta/actions.ts";
+import { deletionVectorId, descriptorOf } from "../../core/delta/deletion_vector.ts";
 import { TableError } from "../../core/delta/errors.ts";
 import { APPEND_ONLY } from "../../core/delta/table_properties.ts";
 import type { DeltaTable } from "../../core/delta/table.ts";
@@ -63,7 +64,8 @@ export class PackageMerge implements PrepareStep<Order, Reserved> {
     const demand = demandOf(values);
     const files = [...table.snapshot.files.values()];
     // Forget files the table no longer holds (replaced by this or another writer).
-    for (const path of this.#rows.keys()) if (!table.snapshot.files.has(path)) this.#rows.delete(path);
+    const live = new Set(files.map(fileKey));
+    for (const key of this.#rows.keys()) if (!live.has(key)) this.#rows.delete(key);
     const byFile = await Promise.all(files.map(async (f) => ({ file: f, rows: await this.#rowsOf(table, f) })));
     const res = reserveStock(byFile.flatMap((f) => f.rows), demand);
     // Rewrite only the files holding a changed row.
@@ -112,14 +114,19 @@ export class PackageMerge implements PrepareStep<Order, Reserved> {
   }
 
   async #rowsOf(table: DeltaTable, file: Add): Promise<PackageRow[]> {
-    let rows = this.#rows.get(file.path);
+    let rows = this.#rows.get(fileKey(file));
     if (!rows) {
       // Timestamps as exact µs and every other value as read: the rows are written back as they are.
       rows = (await table.readRows([file], { timestamps: "micros" })).map(asPackageRow);
-      this.#rows.set(file.path, rows);
+      this.#rows.set(fileKey(file), rows);
     }
     return rows;
   }
+}
+
+/** A live file as the cache knows it: its path and its deletion vector (another engine's DELETE gives it a new one). */
+function fileKey(file: Add): string {
+  return `${file.path}#${deletionVectorId(descriptorOf(file.deletionVector))}`;
 }
 
 /** The columns the MERGE uses and the types it takes for each. */
