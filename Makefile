@@ -1,6 +1,6 @@
 # data-subscriber. Every target installs what it needs on first use:
 # Bun and Deno from the npm registry into .tools/, the packages from bun.lock,
-# and (for the tests) a Python venv with moto, delta-rs and PySpark in .venv/.
+# and (for the tests) a Python venv with moto, delta-rs, PySpark and DuckDB in .venv/.
 SHELL := /bin/bash
 TOOLS := .tools/node_modules/.bin
 BUN := $(TOOLS)/bun

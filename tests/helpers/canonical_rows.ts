@@ -1,6 +1,6 @@
 /**
  * Canonical rows: the one definition of how a table row is written down for comparison.
- * The rows this library reads and the rows delta-rs and Spark read (which the Delta worker,
+ * The rows this library reads and the rows delta-rs, Spark and DuckDB read (which the Delta worker,
  * `tests/interop/py/delta_worker.py`, sends in its wire form) both go through
  * {@link canonicalRows} with the table's schema, and the results are compared with
  * `assert.deepEqual`.

@@ -1,8 +1,9 @@
 /**
  * Test helper: drives `tests/interop/py/delta_worker.py`, a long-running Python
  * process that reads and writes Delta tables with delta-rs (`deltalake`) and with
- * Spark + delta-spark, so the interop tests can check our tables with both
- * reference engines and read theirs back. Runs under Bun and Deno.
+ * Spark + delta-spark, and reads them with DuckDB's delta extension, so the interop
+ * tests can check our tables with three independent readers and read the tables the
+ * two reference writers wrote. Runs under Bun and Deno.
  *
  * ```ts
  * const w = await startDeltaWorker();
@@ -35,20 +36,24 @@ import { type CanonicalRow, canonicalRows, canonicalValue, type DeltaStructType 
  * AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ALLOW_HTTP: "true". */
 export type StorageOptions = Record<string, string>;
 
+/** The engines that write reference tables and run SQL. */
 export type Engine = "deltalake" | "spark";
+/** The engines that read tables: the writers, and DuckDB (`delta_scan`, local paths only). */
+export type ReadEngine = Engine | "duckdb";
 
 export interface ReadRequest {
   op: "read";
-  engine: Engine;
-  /** Local path or s3:// URI (spark reads an s3:// table from a temp copy made with boto3). */
+  engine: ReadEngine;
+  /** Local path or s3:// URI (spark reads an s3:// table from a temp copy made with boto3;
+   * duckdb reads local paths only). */
   path: string;
-  /** SQL predicate; both engines (deltalake runs it through delta-rs' DataFusion). */
+  /** SQL predicate; every engine (deltalake runs it through delta-rs' DataFusion). */
   filter?: string;
   /** deltalake only: delta-rs/pyarrow DNF filters, e.g. `[["part", "=", "a/b"]]` (read via pyarrow). */
   filters?: [string, string, unknown][];
   /** deltalake only: "datafusion" (default, delta-rs' own parquet reader) or "pyarrow". */
   reader?: "datafusion" | "pyarrow";
-  /** Time travel. */
+  /** Time travel (not duckdb). */
   version?: number;
   /** false: skip returning rows (count/version/numFiles only). */
   rows?: boolean;
@@ -115,11 +120,12 @@ export interface ReadResponse {
   schema: DeltaStructType;
   /** Canonical rows (`canonical_rows.ts`), sorted (absent with `rows: false`). */
   rows: CanonicalRow[];
-  /** spark: `SELECT COUNT(*)` (answered from stats when they are there); deltalake: exact. */
+  /** spark: `SELECT COUNT(*)` (answered from stats when they are there); deltalake, duckdb: exact. */
   count: number;
-  version: number;
+  /** The version read; null from duckdb (delta_scan does not report it). */
+  version: number | null;
   numFiles: number;
-  /** deltalake only: sum of `numRecords` over the files' stats, null if any file has none. */
+  /** deltalake, duckdb: sum of `numRecords` over the files' stats, null if any file has none. */
   statsCount?: number | null;
   ms: number;
 }

@@ -4,6 +4,7 @@ and the dispatch to the modules beside it.
 
   deltalake_reader.py  read tables and run SQL with delta-rs
   spark_reader.py      read tables and run SQL with Spark (+ the Spark session)
+  duckdb_reader.py     read tables with DuckDB's delta extension (+ its connection)
   reference_writer.py  write reference tables with delta-rs or Spark
   original_job.py      the tables the original PySpark jobs left, made their way
   worker_common.py     logging, the wire form of values, local and S3 locations
@@ -13,31 +14,35 @@ stdout (nothing else is ever written to stdout: the real stdout is kept for
 the protocol and fd 1 is pointed at stderr, so the JVM, Ivy and any library
 that prints go to stderr). Logs go to stderr. The worker exits on EOF.
 
-Engines: "deltalake" (delta-rs, always available, cheap) and "spark"
+Engines: "deltalake" (delta-rs, always available, cheap), "spark"
 (PySpark + delta-spark; the session is created lazily on the first request
-that needs it, so delta-rs-only users never start a JVM).
+that needs it, so delta-rs-only users never start a JVM) and "duckdb" (DuckDB's
+delta extension, for `read` of local tables only; its connection too is opened
+on first use).
 
 Requests (every request may carry an "id", echoed back in the response):
 
   {"op":"ping"}                                   -> {"ok":true}
   {"op":"start_spark"}                            -> {"ok":true,"startMs":..}
-  {"op":"read","engine":"deltalake"|"spark","path":P,
-   "filter":"<SQL predicate>"?,                   (both engines; deltalake runs
+  {"op":"read","engine":"deltalake"|"spark"|"duckdb","path":P,
+   "filter":"<SQL predicate>"?,                   (every engine; deltalake runs
                                                    it through delta-rs' DataFusion)
    "filters":[["col","=",v],...]?,                (deltalake only: delta-rs /
                                                    pyarrow DNF filters)
    "reader":"datafusion"|"pyarrow"?,              (deltalake only; default
                                                    datafusion = delta-rs' own
                                                    parquet reader)
-   "version":N?,                                  (time travel)
+   "version":N?,                                  (time travel; not duckdb)
    "rows":false?,                                 (skip returning rows)
    "storage":{AWS_ENDPOINT_URL,..}?}              (delta-rs storage options; for
                                                    spark an s3:// table is first
-                                                   mirrored to a temp dir with boto3)
+                                                   mirrored to a temp dir with boto3;
+                                                   not duckdb: local paths only)
     -> {"ok":true,"schema":<Delta schema JSON as the engine sees it>,
         "rows":[rows in the wire form, in the engine's order],"count":N,
-        "version":V,"numFiles":F,
-        "statsCount":N|null (deltalake: sum of numRecords from stats)}
+        "version":V (duckdb: null, delta_scan does not report it),"numFiles":F,
+        "statsCount":N|null (deltalake, duckdb: sum of numRecords from stats,
+                             null when a file has none)}
   {"op":"write","engine":..,"path":P,"case":"all_types"|"partitioned"|"many_commits",
    "storage":{..}?}
     -> {"ok":true,"schema":..,"rows":[rows read back, wire form],"version":V}
@@ -69,6 +74,7 @@ os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
 os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
 
 import deltalake_reader  # noqa: E402
+import duckdb_reader  # noqa: E402
 import original_job  # noqa: E402
 import reference_writer  # noqa: E402
 import spark_reader  # noqa: E402
@@ -77,25 +83,28 @@ from worker_common import log  # noqa: E402
 _PROTO = None  # the real stdout, kept for the protocol only (see main)
 
 
+# op -> engine -> handler; "ping", "start_spark" and "original_job" take no engine
+_BY_ENGINE = {
+    "read": {"deltalake": deltalake_reader.read, "spark": spark_reader.read, "duckdb": duckdb_reader.read},
+    "write": {"deltalake": reference_writer.write_deltalake, "spark": reference_writer.write_spark},
+    "sql": {"deltalake": deltalake_reader.sql, "spark": spark_reader.sql},
+}
+
+
 def handle(req: dict) -> dict:
     op = req.get("op")
-    engine = req.get("engine", "spark" if op == "sql" else "deltalake")
-    if engine not in ("spark", "deltalake"):
-        raise ValueError(f"unknown engine {engine!r}")
-    spark = engine == "spark"
     if op == "ping":
         return {"ok": True}
     if op == "start_spark":
         return spark_reader.start()
-    if op == "read":
-        return spark_reader.read(req) if spark else deltalake_reader.read(req)
-    if op == "write":
-        return reference_writer.write_spark(req) if spark else reference_writer.write_deltalake(req)
-    if op == "sql":
-        return spark_reader.sql(req) if spark else deltalake_reader.sql(req)
     if op == "original_job":
         return original_job.write(req)
-    raise ValueError(f"unknown op {op!r}")
+    if op not in _BY_ENGINE:
+        raise ValueError(f"unknown op {op!r}")
+    engine = req.get("engine", "spark" if op == "sql" else "deltalake")
+    if engine not in _BY_ENGINE[op]:
+        raise ValueError(f"unknown engine {engine!r} for op {op!r} (one of {', '.join(_BY_ENGINE[op])})")
+    return _BY_ENGINE[op][engine](req)
 
 
 def _error_text(e: BaseException) -> str:
@@ -148,6 +157,7 @@ def main() -> None:
             respond(res)
         except Exception as e:  # e.g. a value JSON cannot carry
             respond({"ok": False, "error": _error_text(e), **({"id": req["id"]} if "id" in req else {})})
+    duckdb_reader.close()
     spark_reader.stop()
     log("bye")
 
