@@ -1,7 +1,7 @@
 /**
  * Tables Spark created with table features (protocol writer 7, reader 3, and the legacy
  * writer versions 3 and 4): we append to them and rewrite them (the package_table MERGE's
- * primitive), Spark and delta-rs read every row, and the protocol is as Spark left it.
+ * primitive), Spark, delta-rs and DuckDB read every row, and the protocol is as Spark left it.
  * Deletion vectors Spark wrote are honoured. Features whose use a write cannot honour (a
  * CHECK constraint, row tracking) are refused at open, by name; an append-only table
  * refuses the rewrite.
@@ -14,7 +14,7 @@ import { after, before, describe, test } from "node:test";
 import { LocalStore } from "../../src/adapters/local/local_store.ts";
 import { TableError } from "../../src/core/delta/errors.ts";
 import { DeltaTable } from "../../src/core/delta/table.ts";
-import { type DeltaWorker, startDeltaWorker } from "../helpers/delta_worker.ts";
+import { type DeltaWorker, type ReadEngine, startDeltaWorker } from "../helpers/delta_worker.ts";
 
 /** Spark's `DESCRIBE DETAIL` protocol columns. */
 async function protocolOf(worker: DeltaWorker, dir: string) {
@@ -44,7 +44,7 @@ describe("tables with table features, created by Spark", () => {
     await worker.request({ op: "sql", sql: `INSERT INTO delta.\`${dir}\` (id, name, at) VALUES (1, 'one', TIMESTAMP '2024-01-01 00:00:00'), (2, 'two', TIMESTAMP '2024-01-02 00:00:00')` });
   }
 
-  async function idsAndNames(engine: "spark" | "deltalake", dir: string): Promise<string[]> {
+  async function idsAndNames(engine: ReadEngine, dir: string): Promise<string[]> {
     const res = await worker.request({ op: "read", engine, path: dir });
     return res.rows.map((r) => `${r.id}:${r.name}`).sort();
   }
@@ -69,7 +69,7 @@ describe("tables with table features, created by Spark", () => {
     ["legacy writer 4 (constraints, generated columns and change data feed, unused)", { "delta.minReaderVersion": "1", "delta.minWriterVersion": "4", "delta.checkpointInterval": "2" }, true],
   ];
   for (const [title, properties, deltaRsReads] of writable) {
-    test(`${title}: appended to and rewritten, read by Spark${deltaRsReads ? " and delta-rs" : ""}, protocol unchanged`, async () => {
+    test(`${title}: appended to and rewritten, read by Spark${deltaRsReads ? ", delta-rs" : ""} and DuckDB, protocol unchanged`, async () => {
       const dir = path.join(root, title.replace(/[^a-z0-9]+/gi, "-").slice(0, 40));
       await sparkTable(dir, properties);
       const before = await protocolOf(worker, dir);
@@ -85,6 +85,7 @@ describe("tables with table features, created by Spark", () => {
       const expected = ["1:one", "2:TWO", "3:three", "4:four"];
       assert.deepEqual(await idsAndNames("spark", dir), expected);
       if (deltaRsReads) assert.deepEqual(await idsAndNames("deltalake", dir), expected);
+      assert.deepEqual(await idsAndNames("duckdb", dir), expected);
       assert.deepEqual(await protocolOf(worker, dir), before, "the protocol as Spark left it");
       const history = await worker.request({ op: "sql", sql: `DESCRIBE HISTORY delta.\`${dir}\`` });
       assert.deepEqual(history.rows.map((r) => r.operation).slice(0, 2), ["MERGE", "WRITE"]);
@@ -100,11 +101,11 @@ describe("tables with table features, created by Spark", () => {
     await table.append([{ id: 3, name: "three", at: null }]);
     const files = [...table.snapshot.files.values()];
     await assert.rejects(table.rewrite(files, await table.readRows(files)), /append-only \('delta\.appendOnly' is true\)/);
-    assert.deepEqual(await idsAndNames("spark", dir), ["1:one", "2:two", "3:three"]);
+    for (const engine of ["spark", "deltalake", "duckdb"] as const) assert.deepEqual(await idsAndNames(engine, dir), ["1:one", "2:two", "3:three"], engine);
     assert.deepEqual(await protocolOf(worker, dir), before);
   });
 
-  test("deletion vectors Spark wrote (a DELETE) are honoured: our reads leave the rows out, our rewrite removes the file with its vector, the deleted rows stay deleted", async () => {
+  test("deletion vectors Spark wrote (a DELETE) are honoured: our reads leave the rows out, our rewrite removes the file with its vector, the deleted rows stay deleted in Spark, delta-rs and DuckDB", async () => {
     const dir = path.join(root, "deletion-vectors");
     await sparkTable(dir, { "delta.enableDeletionVectors": "true" });
     await worker.request({ op: "sql", sql: `INSERT INTO delta.\`${dir}\` (id, name) VALUES (3, 'three'), (4, 'four'), (5, 'five'), (6, 'six')` });
@@ -125,6 +126,7 @@ describe("tables with table features, created by Spark", () => {
     const expected = ["1:ONE", "3:three", "4:four", "6:six", "7:seven"];
     assert.deepEqual(await idsAndNames("spark", dir), expected);
     assert.deepEqual(await idsAndNames("deltalake", dir), expected);
+    assert.deepEqual(await idsAndNames("duckdb", dir), expected);
     assert.deepEqual(await protocolOf(worker, dir), before, "the protocol as Spark left it");
   });
 
