@@ -64,6 +64,11 @@ describe("tables with table features, created by Spark", () => {
       },
       true,
     ],
+    [
+      "writer 7: inCommitTimestamp (enabled) and domainMetadata",
+      { "delta.enableInCommitTimestamps": "true", "delta.feature.domainMetadata": "supported", "delta.checkpointInterval": "2" },
+      true,
+    ],
     // delta-rs refuses to read it ("Unsupported table features required: [VacuumProtocolCheck]").
     ["writer 7 / reader 3: vacuumProtocolCheck", { "delta.feature.vacuumProtocolCheck": "supported" }, false],
     ["legacy writer 4 (constraints, generated columns and change data feed, unused)", { "delta.minReaderVersion": "1", "delta.minWriterVersion": "4", "delta.checkpointInterval": "2" }, true],
@@ -89,6 +94,11 @@ describe("tables with table features, created by Spark", () => {
       assert.deepEqual(await protocolOf(worker, dir), before, "the protocol as Spark left it");
       const history = await worker.request({ op: "sql", sql: `DESCRIBE HISTORY delta.\`${dir}\`` });
       assert.deepEqual(history.rows.map((r) => r.operation).slice(0, 2), ["MERGE", "WRITE"]);
+      if (properties["delta.enableInCommitTimestamps"]) {
+        // Spark takes each version's time from its in-commit timestamp: newest first, strictly later.
+        const times = history.rows.map((r) => Date.parse(String(r.timestamp)));
+        for (let i = 1; i < times.length; i++) assert.ok(times[i - 1]! > times[i]!, `version ${history.rows[i - 1]!.version} is later than ${history.rows[i]!.version}: ${JSON.stringify(history.rows.map((r) => r.timestamp))}`);
+      }
     });
   }
 

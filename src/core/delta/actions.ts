@@ -71,7 +71,16 @@ export interface Action {
   txn?: Txn;
   commitInfo?: CommitInfo;
   cdc?: unknown;
-  domainMetadata?: unknown;
+  domainMetadata?: DomainMetadata;
+}
+
+/** A domain's configuration (the `domainMetadata` feature): the latest action per domain holds. */
+export interface DomainMetadata {
+  domain: string;
+  /** The domain's own configuration, as a string (JSON for the delta.* domains). */
+  configuration: string;
+  /** The domain was removed. */
+  removed: boolean;
 }
 
 /** Serialises actions as a commit file: one JSON object per line. */

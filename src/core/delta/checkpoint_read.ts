@@ -3,7 +3,7 @@ import { tableToRows } from "../arrow/arrow_to_rows.ts";
 import { readParquet } from "../parquet/parquet.ts";
 import type { Action } from "./actions.ts";
 
-const ACTION_COLUMNS = ["txn", "add", "remove", "metaData", "protocol"] as const;
+const ACTION_COLUMNS = ["txn", "add", "remove", "metaData", "protocol", "domainMetadata"] as const;
 
 /**
  * Reads the actions of one checkpoint file (or one part of a multi-part checkpoint), as
@@ -24,6 +24,7 @@ export async function readCheckpoint(store: ObjectStore, key: string): Promise<A
       if (c === "add") fixAdd(action);
       if (c === "remove" && action.path == null) continue;
       if (c === "add" && action.path == null) continue;
+      if (c === "domainMetadata" && action.domain == null) continue;
       out.push({ [c]: action } as Action);
     }
   }

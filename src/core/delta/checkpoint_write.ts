@@ -77,6 +77,7 @@ export async function writeCheckpoint(store: ObjectStore, snapshot: Snapshot, op
   if (snapshot.protocol) rows.push({ protocol: snapshot.protocol });
   if (snapshot.metadata) rows.push({ metaData: snapshot.metadata });
   for (const txn of snapshot.txns.values()) rows.push({ txn });
+  for (const domainMetadata of snapshot.domains.values()) rows.push({ domainMetadata });
   for (const add of snapshot.files.values()) {
     const row: Record<string, unknown> = { ...add, dataChange: false };
     if (!json) delete row.stats;

@@ -64,9 +64,12 @@ export async function commit(store: ObjectStore, snapshot: Snapshot, req: Commit
   const txnId = crypto.randomUUID();
   const attempt = async (): Promise<number> => {
     const version = snapshot.version + 1;
+    // With in-commit timestamps the commit's time is in its commitInfo, after the previous one's.
+    const ict = inCommitTimestamps(snapshot) ? Math.max(now(), (await previousInCommitTimestamp(store, snapshot)) + 1) : undefined;
     const info: Action = {
       commitInfo: {
-        timestamp: now(),
+        ...(ict !== undefined ? { inCommitTimestamp: ict } : {}),
+        timestamp: ict ?? now(),
         operation: req.operation,
         operationParameters: req.operationParameters ?? {},
         ...(snapshot.version >= 0 ? { readVersion: snapshot.version } : {}),
@@ -107,6 +110,26 @@ export async function commit(store: ObjectStore, snapshot: Snapshot, req: Commit
     clock: options.clock ?? systemClock,
     retriable: (err) => err instanceof VersionRaceLostError,
   });
+}
+
+/** Whether the table's commits carry in-commit timestamps: the feature, and `delta.enableInCommitTimestamps` true. */
+function inCommitTimestamps(snapshot: Snapshot): boolean {
+  const p = snapshot.protocol;
+  return !!p && p.minWriterVersion >= 7 && (p.writerFeatures ?? []).includes("inCommitTimestamp") &&
+    (snapshot.metadata?.configuration?.["delta.enableInCommitTimestamps"] ?? "").toLowerCase() === "true";
+}
+
+/** The newest version's in-commit timestamp: the snapshot's, or its commit file's when loaded from a checkpoint. */
+async function previousInCommitTimestamp(store: ObjectStore, snapshot: Snapshot): Promise<number> {
+  if (snapshot.lastInCommitTimestamp !== undefined) return snapshot.lastInCommitTimestamp;
+  const info = (await readCommit(store, snapshot.version))?.find((a) => a.commitInfo)?.commitInfo;
+  const ict = info?.inCommitTimestamp;
+  if (typeof ict === "number") {
+    snapshot.lastInCommitTimestamp = ict;
+    return ict;
+  }
+  // The version that turned them on has none before it: the commit's own time then.
+  return snapshot.lastCommitTimestamp;
 }
 
 function checkConflicts(version: number, winner: readonly Action[], appIds: ReadonlySet<string>, readPaths?: ReadonlySet<string>): void {

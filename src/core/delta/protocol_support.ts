@@ -113,8 +113,7 @@ export function unsupportedForOptimize(p: Protocol): string[] {
  * here, or when the table does not use what it would ask for (checked by
  * {@link unsupportedForWrite} against the table's metadata).
  *
- * Not understood, so refused (naming them): `rowTracking`,
- * `domainMetadata`, `inCommitTimestamp`, `v2Checkpoint`, `columnMapping`, `clustering`,
+ * Not understood, so refused (naming them): `rowTracking`, `v2Checkpoint`, `columnMapping`, `clustering`,
  * `allowColumnDefaults`, `typeWidening`, `variantType`, `icebergCompat*`,
  * `checkpointProtection`, `catalogManaged`, and every name not in this list.
  */
@@ -128,6 +127,8 @@ export const WRITE_FEATURES: ReadonlyMap<string, string> = new Map([
   ["timestampNtz", "a timestamp_ntz column is refused by the schema check; the feature alone asks nothing of a write"],
   ["vacuumProtocolCheck", "it concerns vacuum only"],
   ["deletionVectors", "appends add no vector; a rewrite reads a file without its deleted rows and removes the file with its vector"],
+  ["inCommitTimestamp", "every commit's commitInfo comes first with an inCommitTimestamp after the previous commit's"],
+  ["domainMetadata", "the table's domains are kept in checkpoints; a write changes none"],
 ]);
 
 /** Reader features a write understands (reads of package_table, of the log and checkpoints). */

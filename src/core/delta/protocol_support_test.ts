@@ -58,7 +58,7 @@ test("legacy writer versions 3 and 4 (constraints, generated columns, change dat
 test("each feature or use a write cannot honour is refused at open, by name", async () => {
   const cases: [Protocol, Metadata, RegExp][] = [
     [{ minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ["v2Checkpoint"], writerFeatures: ["v2Checkpoint"] }, metadata([ID]), /reader feature v2Checkpoint; writer feature v2Checkpoint/],
-    [{ minReaderVersion: 1, minWriterVersion: 7, writerFeatures: ["rowTracking", "domainMetadata"] }, metadata([ID]), /writer feature rowTracking; writer feature domainMetadata/],
+    [{ minReaderVersion: 1, minWriterVersion: 7, writerFeatures: ["rowTracking", "domainMetadata"] }, metadata([ID]), /writer feature rowTracking\. /],
     [{ minReaderVersion: 2, minWriterVersion: 5 }, metadata([ID]), /reader feature columnMapping; writer feature columnMapping/],
     [{ minReaderVersion: 1, minWriterVersion: 3 }, metadata([ID], { "delta.constraints.positive": "id > 0" }), /CHECK constraints positive \(id > 0\)/],
     [{ minReaderVersion: 1, minWriterVersion: 4 }, metadata([ID], { "delta.enableChangeDataFeed": "true" }), /change data feed/],
@@ -81,4 +81,43 @@ test("each feature or use a write cannot honour is refused at open, by name", as
 test("a nested column's generated expression is found too", () => {
   const nested = { name: "n", type: { type: "struct", fields: [{ name: "g", type: "long", nullable: true, metadata: { "delta.generationExpression": "1" } }] }, nullable: true, metadata: {} };
   assert.deepEqual(unsupportedForWrite({ minReaderVersion: 1, minWriterVersion: 4 }, metadata([ID, nested])), ["generated column n.g (1)"]);
+});
+
+test("in-commit timestamps: each commit's commitInfo comes first with one after the previous commit's, whatever the clock says, also from a checkpoint", async () => {
+  const protocol: Protocol = { minReaderVersion: 1, minWriterVersion: 7, writerFeatures: ["inCommitTimestamp", "domainMetadata"] };
+  const store = await tableWith(protocol, metadata([ID], { "delta.enableInCommitTimestamps": "true", "delta.checkpointInterval": "2" }));
+  // The creating commit's in-commit timestamp lies ahead of the clock we write with.
+  const created = new TextDecoder().decode(await store.get(commitKey(0))).replace('"timestamp":0', '"inCommitTimestamp":5000000,"timestamp":5000000');
+  await store.put(commitKey(0), enc.encode(created));
+  let clock = 1000;
+  const table = await DeltaTable.open(store, { now: () => clock });
+  await table.append([{ id: 1 }]);
+  await table.append([{ id: 2 }]); // version 2: a checkpoint
+  const again = await DeltaTable.open(store, { now: () => clock });
+  assert.equal(again.snapshot.lastInCommitTimestamp, undefined, "loaded from the checkpoint: the commit file tells");
+  await again.append([{ id: 3 }]);
+  clock = 9_000_000;
+  await again.append([{ id: 4 }]);
+  const icts: number[] = [];
+  for (let v = 1; v <= 4; v++) {
+    const lines = new TextDecoder().decode(await store.get(commitKey(v))).trim().split("\n").map((l) => JSON.parse(l));
+    assert.ok(lines[0].commitInfo, `version ${v}: commitInfo first`);
+    assert.equal(Object.keys(lines[0].commitInfo)[0], "inCommitTimestamp");
+    icts.push(lines[0].commitInfo.inCommitTimestamp);
+  }
+  assert.deepEqual(icts, [5000001, 5000002, 5000003, 9000000], "after the previous one while the clock lags (the checkpoint's version's read from its commit), the clock's once it is ahead");
+});
+
+test("domains (domainMetadata) are kept in our checkpoints, a removed one dropped", async () => {
+  const protocol: Protocol = { minReaderVersion: 1, minWriterVersion: 7, writerFeatures: ["domainMetadata"] };
+  const store = await tableWith(protocol, metadata([ID], { "delta.checkpointInterval": "2" }));
+  const domain = (name: string, removed = false) => JSON.stringify({ domainMetadata: { domain: name, configuration: `{"of":"${name}"}`, removed } });
+  await store.put(commitKey(1), enc.encode([JSON.stringify({ commitInfo: { timestamp: 1 } }), domain("app.kept"), domain("app.gone")].join("\n") + "\n"));
+  await store.put(commitKey(2), enc.encode([JSON.stringify({ commitInfo: { timestamp: 2 } }), domain("app.gone", true)].join("\n") + "\n"));
+  const table = await DeltaTable.open(store);
+  await table.append([{ id: 1 }]);
+  await table.append([{ id: 2 }]); // version 4: a checkpoint
+  for (let v = 0; v < 4; v++) await store.delete(commitKey(v));
+  const again = await DeltaTable.open(store);
+  assert.deepEqual([...again.snapshot.domains.values()], [{ domain: "app.kept", configuration: '{"of":"app.kept"}', removed: false }]);
 });

@@ -1,6 +1,6 @@
 import type { ObjectStore } from "../../ports/object_store.ts";
 import { NotFoundError } from "../../ports/object_store.ts";
-import { type Action, type Add, decodeCommit, type Metadata, type Protocol, type Remove, type Txn } from "./actions.ts";
+import { type Action, type Add, decodeCommit, type DomainMetadata, type Metadata, type Protocol, type Remove, type Txn } from "./actions.ts";
 import { parseSchema, type StructType } from "../schema/schema.ts";
 import { readCheckpoint } from "./checkpoint_read.ts";
 import { deletionVectorId, descriptorOf } from "./deletion_vector.ts";
@@ -25,6 +25,14 @@ export class Snapshot {
   readonly txns = new Map<string, Txn>();
   /** Timestamp (ms) of the newest commit applied, from its commitInfo when present. */
   lastCommitTimestamp = 0;
+  /**
+   * The newest version's `inCommitTimestamp` (the `inCommitTimestamp` feature): undefined when
+   * that version had none, or when the snapshot was loaded from a checkpoint of it (the
+   * commit file then says; see `commit`).
+   */
+  lastInCommitTimestamp: number | undefined;
+  /** Live domains (the `domainMetadata` feature), by name: kept in checkpoints, never changed here. */
+  readonly domains = new Map<string, DomainMetadata>();
   /**
    * Wall-clock time (ms) when this snapshot was last seen to be the newest: the next
    * version's commit file was absent. Log cleanup removes only files older than
@@ -71,6 +79,7 @@ export class Snapshot {
   /** Applies the actions of one version, in order. */
   apply(version: number, actions: readonly Action[]): void {
     let changed = false;
+    let ict: number | undefined;
     for (const a of actions) {
       if (a.add) {
         this.files.set(a.add.path, a.add);
@@ -91,10 +100,15 @@ export class Snapshot {
         if (this.checksProtocol) checkWritable(a.protocol);
         this.protocol = a.protocol;
         changed = true;
-      } else if (a.commitInfo && typeof a.commitInfo.timestamp === "number") {
-        this.lastCommitTimestamp = a.commitInfo.timestamp;
+      } else if (a.domainMetadata) {
+        if (a.domainMetadata.removed) this.domains.delete(a.domainMetadata.domain);
+        else this.domains.set(a.domainMetadata.domain, a.domainMetadata);
+      } else if (a.commitInfo) {
+        if (typeof a.commitInfo.timestamp === "number") this.lastCommitTimestamp = a.commitInfo.timestamp;
+        if (typeof a.commitInfo.inCommitTimestamp === "number") ict = a.commitInfo.inCommitTimestamp;
       }
     }
+    this.lastInCommitTimestamp = ict;
     // A feature's use (a constraint, a generated column) is in the metadata.
     if (changed && this.checksProtocol && this.protocol) checkWritable(this.protocol, this.metadata);
     this.version = version;
@@ -135,6 +149,9 @@ export class Snapshot {
     this.metadata = other.metadata;
     this.#schema = undefined;
     this.lastCommitTimestamp = other.lastCommitTimestamp;
+    this.lastInCommitTimestamp = other.lastInCommitTimestamp;
+    this.domains.clear();
+    for (const [k, v] of other.domains) this.domains.set(k, v);
     for (const [target, source] of [[this.files, other.files], [this.tombstones, other.tombstones], [this.txns, other.txns]] as const) {
       (target as Map<string, unknown>).clear();
       for (const [k, v] of source as Map<string, unknown>) (target as Map<string, unknown>).set(k, v);
