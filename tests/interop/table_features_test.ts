@@ -140,6 +140,26 @@ describe("tables with table features, created by Spark", () => {
     assert.deepEqual(await protocolOf(worker, dir), before, "the protocol as Spark left it");
   });
 
+  test("row tracking: our appended rows get the ids after Spark's and our version as their commit version; a rewrite is refused", async () => {
+    const dir = path.join(root, "row-tracking");
+    await sparkTable(dir, { "delta.enableRowTracking": "true" });
+    const before = await protocolOf(worker, dir);
+    const table = await DeltaTable.open(new LocalStore(dir));
+    await table.append([{ id: 3, name: "three", at: null }, { id: 4, name: "four", at: null }]);
+    const ours = table.version;
+    const res = await worker.request({ op: "sql", sql: `SELECT id, _metadata.row_id AS row_id, _metadata.row_commit_version AS v FROM delta.\`${dir}\` ORDER BY id` });
+    const ids = res.rows.map((r) => Number(r.row_id));
+    assert.equal(new Set(ids).size, 4, `every row its own id: ${JSON.stringify(res.rows)}`);
+    const spark = res.rows.filter((r) => Number(r.id) <= 2).map((r) => Number(r.row_id));
+    const mine = res.rows.filter((r) => Number(r.id) > 2);
+    assert.deepEqual(mine.map((r) => Number(r.row_id)), [Math.max(...spark) + 1, Math.max(...spark) + 2], "ours follow the high-water mark");
+    assert.deepEqual(mine.map((r) => Number(r.v)), [ours, ours]);
+    const files = [...table.snapshot.files.values()];
+    await assert.rejects(table.rewrite(files, await table.readRows(files)), /rowTracking/);
+    for (const engine of ["spark", "deltalake", "duckdb"] as const) assert.deepEqual(await idsAndNames(engine, dir), ["1:one", "2:two", "3:three", "4:four"], engine);
+    assert.deepEqual(await protocolOf(worker, dir), before);
+  });
+
   test("a CHECK constraint in use and a feature not understood are refused at open, by name", async () => {
     const constrained = path.join(root, "constrained");
     await sparkTable(constrained, { "delta.minWriterVersion": "7", "delta.minReaderVersion": "1" });
@@ -150,8 +170,8 @@ describe("tables with table features, created by Spark", () => {
       return true;
     });
 
-    const rowIds = path.join(root, "row-tracking");
-    await sparkTable(rowIds, { "delta.enableRowTracking": "true" });
-    await assert.rejects(DeltaTable.open(new LocalStore(rowIds)), /writer feature rowTracking/);
+    const mapped = path.join(root, "column-mapping");
+    await sparkTable(mapped, { "delta.columnMapping.mode": "name" });
+    await assert.rejects(DeltaTable.open(new LocalStore(mapped)), /writer feature columnMapping/);
   });
 });

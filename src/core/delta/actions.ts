@@ -38,6 +38,10 @@ export interface Add {
   stats?: string | null;
   tags?: Record<string, string> | null;
   deletionVector?: unknown;
+  /** Row tracking: the id of the file's first row (the others follow in file order). */
+  baseRowId?: number | null;
+  /** Row tracking: the version that committed the file (its rows' commit version unless materialized). */
+  defaultRowCommitVersion?: number | null;
 }
 
 export interface Remove {

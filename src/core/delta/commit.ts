@@ -3,7 +3,7 @@ import type { ObjectStore } from "../../ports/object_store.ts";
 import { POLICIES } from "../retry/policies.ts";
 import { retry } from "../retry/retry.ts";
 import { type Action, encodeCommit } from "./actions.ts";
-import { ConcurrentDeleteReadError, ConcurrentTransactionError, MetadataChangedError, VersionRaceLostError } from "./errors.ts";
+import { ConcurrentDeleteReadError, ConcurrentTransactionError, MetadataChangedError, TableError, VersionRaceLostError } from "./errors.ts";
 import { commitKey } from "./log_paths.ts";
 import { readCommit, type Snapshot } from "./snapshot.ts";
 import { VERSION } from "../../version.ts";
@@ -80,7 +80,7 @@ export async function commit(store: ObjectStore, snapshot: Snapshot, req: Commit
         txnId,
       },
     };
-    const actions = [info, ...req.actions];
+    const actions = [info, ...withRowIds(snapshot, version, req.actions)];
     if (await store.putIfAbsent(commitKey(version), encodeCommit(actions))) {
       snapshot.apply(version, actions);
       // This commit is the newest version as of now.
@@ -110,6 +110,33 @@ export async function commit(store: ObjectStore, snapshot: Snapshot, req: Commit
     clock: options.clock ?? systemClock,
     retriable: (err) => err instanceof VersionRaceLostError,
   });
+}
+
+/** The domain that holds the row id high-water mark. */
+const ROW_TRACKING_DOMAIN = "delta.rowTracking";
+
+/**
+ * With the `rowTracking` feature, each new file gets the ids after the table's high-water
+ * mark (`baseRowId`, its rows numbered on from it) and this version as its
+ * `defaultRowCommitVersion`, and the commit moves the mark past them. Computed per attempt:
+ * a lost race brings another writer's mark.
+ * @throws {TableError} when a new file has no `numRecords` to count its rows by.
+ */
+function withRowIds(snapshot: Snapshot, version: number, actions: readonly Action[]): Action[] {
+  const p = snapshot.protocol;
+  if (!p || !(p.writerFeatures ?? []).includes("rowTracking") || !actions.some((a) => a.add)) return [...actions];
+  const domain = snapshot.domains.get(ROW_TRACKING_DOMAIN);
+  let mark = domain ? Number((JSON.parse(domain.configuration) as { rowIdHighWaterMark?: unknown }).rowIdHighWaterMark ?? -1) : -1;
+  const out = actions.map((a) => {
+    if (!a.add) return a;
+    const n = a.add.stats ? (JSON.parse(a.add.stats) as { numRecords?: unknown }).numRecords : undefined;
+    if (typeof n !== "number") throw new TableError(`Row tracking numbers the rows of '${a.add.path}' by its numRecords, which its stats lack`);
+    const add = { ...a.add, baseRowId: mark + 1, defaultRowCommitVersion: version };
+    mark += n;
+    return { add };
+  });
+  out.push({ domainMetadata: { domain: ROW_TRACKING_DOMAIN, configuration: JSON.stringify({ rowIdHighWaterMark: mark }), removed: false } });
+  return out;
 }
 
 /** Whether the table's commits carry in-commit timestamps: the feature, and `delta.enableInCommitTimestamps` true. */

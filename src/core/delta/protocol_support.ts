@@ -113,7 +113,7 @@ export function unsupportedForOptimize(p: Protocol): string[] {
  * here, or when the table does not use what it would ask for (checked by
  * {@link unsupportedForWrite} against the table's metadata).
  *
- * Not understood, so refused (naming them): `rowTracking`, `v2Checkpoint`, `columnMapping`, `clustering`,
+ * Not understood, so refused (naming them): `v2Checkpoint`, `columnMapping`, `clustering`,
  * `allowColumnDefaults`, `typeWidening`, `variantType`, `icebergCompat*`,
  * `checkpointProtection`, `catalogManaged`, and every name not in this list.
  */
@@ -128,7 +128,8 @@ export const WRITE_FEATURES: ReadonlyMap<string, string> = new Map([
   ["vacuumProtocolCheck", "it concerns vacuum only"],
   ["deletionVectors", "appends add no vector; a rewrite reads a file without its deleted rows and removes the file with its vector"],
   ["inCommitTimestamp", "every commit's commitInfo comes first with an inCommitTimestamp after the previous commit's"],
-  ["domainMetadata", "the table's domains are kept in checkpoints; a write changes none"],
+  ["domainMetadata", "the table's domains are kept in checkpoints; a write changes none but row tracking's"],
+  ["rowTracking", "appends get base row ids and commit versions, and move the high-water mark; a rewrite (the package_table MERGE) is refused"],
 ]);
 
 /** Reader features a write understands (reads of package_table, of the log and checkpoints). */

@@ -58,7 +58,7 @@ test("legacy writer versions 3 and 4 (constraints, generated columns, change dat
 test("each feature or use a write cannot honour is refused at open, by name", async () => {
   const cases: [Protocol, Metadata, RegExp][] = [
     [{ minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ["v2Checkpoint"], writerFeatures: ["v2Checkpoint"] }, metadata([ID]), /reader feature v2Checkpoint; writer feature v2Checkpoint/],
-    [{ minReaderVersion: 1, minWriterVersion: 7, writerFeatures: ["rowTracking", "domainMetadata"] }, metadata([ID]), /writer feature rowTracking\. /],
+    [{ minReaderVersion: 1, minWriterVersion: 7, writerFeatures: ["clustering", "domainMetadata"] }, metadata([ID]), /writer feature clustering\. /],
     [{ minReaderVersion: 2, minWriterVersion: 5 }, metadata([ID]), /reader feature columnMapping; writer feature columnMapping/],
     [{ minReaderVersion: 1, minWriterVersion: 3 }, metadata([ID], { "delta.constraints.positive": "id > 0" }), /CHECK constraints positive \(id > 0\)/],
     [{ minReaderVersion: 1, minWriterVersion: 4 }, metadata([ID], { "delta.enableChangeDataFeed": "true" }), /change data feed/],
@@ -120,4 +120,18 @@ test("domains (domainMetadata) are kept in our checkpoints, a removed one droppe
   for (let v = 0; v < 4; v++) await store.delete(commitKey(v));
   const again = await DeltaTable.open(store);
   assert.deepEqual([...again.snapshot.domains.values()], [{ domain: "app.kept", configuration: '{"of":"app.kept"}', removed: false }]);
+});
+
+test("row tracking: appended files get the ids after the high-water mark and their version, the mark moves; a rewrite is refused", async () => {
+  const protocol: Protocol = { minReaderVersion: 1, minWriterVersion: 7, writerFeatures: ["rowTracking", "domainMetadata"] };
+  const store = await tableWith(protocol, metadata([ID]));
+  const mark = JSON.stringify({ domainMetadata: { domain: "delta.rowTracking", configuration: '{"rowIdHighWaterMark":41}', removed: false } });
+  await store.put(commitKey(1), enc.encode(`${JSON.stringify({ commitInfo: { timestamp: 1 } })}\n${mark}\n`));
+  const table = await DeltaTable.open(store);
+  await table.append([{ id: 1 }, { id: 2 }, { id: 3 }]);
+  await table.append([{ id: 4 }]);
+  const files = [...table.snapshot.files.values()].sort((a, b) => Number(a.baseRowId) - Number(b.baseRowId));
+  assert.deepEqual(files.map((f) => [f.baseRowId, f.defaultRowCommitVersion]), [[42, 2], [45, 3]]);
+  assert.equal(table.snapshot.domains.get("delta.rowTracking")?.configuration, '{"rowIdHighWaterMark":45}');
+  await assert.rejects(table.rewrite(files, [{ id: 1 }]), /tracks row ids \(the rowTracking feature\): a rewrite must keep each row's id/);
 });

@@ -497,6 +497,12 @@ export class DeltaTable {
     if (this.snapshot.property(APPEND_ONLY)) {
       throw new TableError(`${this.store.url} is append-only ('${APPEND_ONLY.key}' is true): a commit cannot remove files from it`);
     }
+    if ((this.snapshot.protocol?.writerFeatures ?? []).includes("rowTracking")) {
+      throw new TableError(
+        `${this.store.url} tracks row ids (the rowTracking feature): a rewrite must keep each row's id and commit version in ` +
+          `hidden columns, which data-subscriber does not write; appends to it are fine`,
+      );
+    }
   }
 
   #now(): number {
