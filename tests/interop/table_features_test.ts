@@ -160,6 +160,26 @@ describe("tables with table features, created by Spark", () => {
     assert.deepEqual(await protocolOf(worker, dir), before);
   });
 
+  test("column mapping (name mode), a column renamed by Spark: appended to and rewritten under its new name, read by Spark, delta-rs and DuckDB", async () => {
+    const dir = path.join(root, "column-mapping");
+    await sparkTable(dir, { "delta.columnMapping.mode": "name", "delta.minReaderVersion": "2", "delta.minWriterVersion": "5", "delta.checkpointInterval": "3" });
+    await worker.request({ op: "sql", sql: `ALTER TABLE delta.\`${dir}\` RENAME COLUMN name TO title` });
+    const before = await protocolOf(worker, dir);
+    const table = await DeltaTable.open(new LocalStore(dir));
+    assert.deepEqual(table.snapshot.schema.fields.map((f) => f.name), ["id", "title", "at"]);
+    await table.append([{ id: 3, title: "three", at: "2024-01-03T00:00:00Z" }]); // version 3: our checkpoint
+    const files = [...table.snapshot.files.values()];
+    await table.rewrite(files, (await table.readRows(files)).map((r) => (Number(r.id) === 2 ? { ...r, title: "TWO" } : r)));
+    const expected = ["1:one", "2:TWO", "3:three"];
+    for (const engine of ["spark", "deltalake", "duckdb"] as const) {
+      const res = await worker.request({ op: "read", engine, path: dir });
+      assert.deepEqual(res.rows.map((r) => `${r.id}:${r.title}`).sort(), expected, engine);
+    }
+    const filtered = await worker.request({ op: "read", engine: "spark", path: dir, filter: "title = 'three'" });
+    assert.deepEqual(filtered.rows.map((r) => Number(r.id)), [3], "Spark's filter on the renamed column, by our stats");
+    assert.deepEqual(await protocolOf(worker, dir), before);
+  });
+
   test("a CHECK constraint in use and a feature not understood are refused at open, by name", async () => {
     const constrained = path.join(root, "constrained");
     await sparkTable(constrained, { "delta.minWriterVersion": "7", "delta.minReaderVersion": "1" });
@@ -170,8 +190,8 @@ describe("tables with table features, created by Spark", () => {
       return true;
     });
 
-    const mapped = path.join(root, "column-mapping");
-    await sparkTable(mapped, { "delta.columnMapping.mode": "name" });
-    await assert.rejects(DeltaTable.open(new LocalStore(mapped)), /writer feature columnMapping/);
+    const v2 = path.join(root, "v2-checkpoint");
+    await sparkTable(v2, { "delta.checkpointPolicy": "v2" });
+    await assert.rejects(DeltaTable.open(new LocalStore(v2)), /writer feature v2Checkpoint/);
   });
 });

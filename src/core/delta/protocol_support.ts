@@ -113,7 +113,7 @@ export function unsupportedForOptimize(p: Protocol): string[] {
  * here, or when the table does not use what it would ask for (checked by
  * {@link unsupportedForWrite} against the table's metadata).
  *
- * Not understood, so refused (naming them): `v2Checkpoint`, `columnMapping`, `clustering`,
+ * Not understood, so refused (naming them): `v2Checkpoint`, `clustering`,
  * `allowColumnDefaults`, `typeWidening`, `variantType`, `icebergCompat*`,
  * `checkpointProtection`, `catalogManaged`, and every name not in this list.
  */
@@ -130,10 +130,11 @@ export const WRITE_FEATURES: ReadonlyMap<string, string> = new Map([
   ["inCommitTimestamp", "every commit's commitInfo comes first with an inCommitTimestamp after the previous commit's"],
   ["domainMetadata", "the table's domains are kept in checkpoints; a write changes none but row tracking's"],
   ["rowTracking", "appends get base row ids and commit versions, and move the high-water mark; a rewrite (the package_table MERGE) is refused"],
+  ["columnMapping", "in name mode files, stats and partition values use the physical names, new columns get ids; id mode is refused"],
 ]);
 
 /** Reader features a write understands (reads of package_table, of the log and checkpoints). */
-const WRITE_READER_FEATURES = new Set(["timestampNtz", "vacuumProtocolCheck", "deletionVectors"]);
+const WRITE_READER_FEATURES = new Set(["timestampNtz", "vacuumProtocolCheck", "deletionVectors", "columnMapping"]);
 
 /**
  * Why this library may not write into a table of protocol `p` and metadata `m`: each
@@ -152,6 +153,8 @@ export function unsupportedForWrite(p: Protocol, m?: Metadata): string[] {
   const constraints = Object.keys(config).filter((k) => k.startsWith("delta.constraints."));
   if (constraints.length > 0) out.add(`CHECK constraints ${constraints.map((k) => `${k.slice("delta.constraints.".length)} (${config[k]})`).join(", ")}`);
   if ((config["delta.enableChangeDataFeed"] ?? "").toLowerCase() === "true") out.add("the change data feed (delta.enableChangeDataFeed is true)");
+  const mapping = (config["delta.columnMapping.mode"] ?? "none").toLowerCase();
+  if (mapping !== "none" && mapping !== "name") out.add(`column mapping in ${mapping} mode (delta.columnMapping.mode; name mode is written)`);
   let fields: { name: string; metadata?: Record<string, unknown> }[] = [];
   try {
     fields = leafFields(JSON.parse(m.schemaString) as SchemaJson, "");

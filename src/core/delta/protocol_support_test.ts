@@ -5,6 +5,8 @@ import type { Metadata, Protocol } from "./actions.ts";
 import { TableError } from "./errors.ts";
 import { commitKey } from "./log_paths.ts";
 import { unsupportedForWrite } from "./protocol_support.ts";
+import { readParquet } from "../parquet/parquet.ts";
+import { field, struct } from "../schema/schema.ts";
 import { DeltaTable } from "./table.ts";
 
 const enc = new TextEncoder();
@@ -59,7 +61,7 @@ test("each feature or use a write cannot honour is refused at open, by name", as
   const cases: [Protocol, Metadata, RegExp][] = [
     [{ minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ["v2Checkpoint"], writerFeatures: ["v2Checkpoint"] }, metadata([ID]), /reader feature v2Checkpoint; writer feature v2Checkpoint/],
     [{ minReaderVersion: 1, minWriterVersion: 7, writerFeatures: ["clustering", "domainMetadata"] }, metadata([ID]), /writer feature clustering\. /],
-    [{ minReaderVersion: 2, minWriterVersion: 5 }, metadata([ID]), /reader feature columnMapping; writer feature columnMapping/],
+    [{ minReaderVersion: 2, minWriterVersion: 5 }, metadata([ID], { "delta.columnMapping.mode": "id" }), /column mapping in id mode/],
     [{ minReaderVersion: 1, minWriterVersion: 3 }, metadata([ID], { "delta.constraints.positive": "id > 0" }), /CHECK constraints positive \(id > 0\)/],
     [{ minReaderVersion: 1, minWriterVersion: 4 }, metadata([ID], { "delta.enableChangeDataFeed": "true" }), /change data feed/],
     [{ minReaderVersion: 1, minWriterVersion: 4 }, metadata([ID, { ...NAME, metadata: { "delta.generationExpression": "upper(id)" } }]), /generated column name \(upper\(id\)\)/],
@@ -134,4 +136,39 @@ test("row tracking: appended files get the ids after the high-water mark and the
   assert.deepEqual(files.map((f) => [f.baseRowId, f.defaultRowCommitVersion]), [[42, 2], [45, 3]]);
   assert.equal(table.snapshot.domains.get("delta.rowTracking")?.configuration, '{"rowIdHighWaterMark":45}');
   await assert.rejects(table.rewrite(files, [{ id: 1 }]), /tracks row ids \(the rowTracking feature\): a rewrite must keep each row's id/);
+});
+
+test("column mapping in name mode: files, stats and partition values under the physical names, rows read back logical, a new column gets the next id", async () => {
+  const mapped = (name: string, type: string, id: number) => ({ name, type, nullable: true, metadata: { "delta.columnMapping.id": id, "delta.columnMapping.physicalName": `col-${name}-phys` } });
+  const nested = { name: "n", type: { type: "struct", fields: [mapped("a", "long", 3)] }, nullable: true, metadata: { "delta.columnMapping.id": 4, "delta.columnMapping.physicalName": "col-n-phys" } };
+  const meta = { ...metadata([mapped("id", "long", 1), mapped("part", "string", 2), nested], { "delta.columnMapping.mode": "name", "delta.columnMapping.maxColumnId": "4", "delta.checkpointInterval": "2" }), partitionColumns: ["part"] };
+  const store = await tableWith({ minReaderVersion: 2, minWriterVersion: 5 }, meta);
+  const table = await DeltaTable.open(store);
+  await table.append([{ id: 1, part: "x", n: { a: 7 } }, { id: 2, part: null, n: null }]);
+  const files = [...table.snapshot.files.values()];
+  for (const f of files) {
+    assert.deepEqual(Object.keys(f.partitionValues), ["col-part-phys"]);
+    assert.match(f.path, /^col-part-phys=/);
+    assert.deepEqual(Object.keys(JSON.parse(f.stats!).nullCount), ["col-id-phys", "col-n-phys"]);
+    const parquet = readParquet(await store.get(f.path.split("/").map(decodeURIComponent).join("/")));
+    assert.deepEqual(parquet.schema.fields.map((x) => x.name), ["col-id-phys", "col-n-phys"]);
+    assert.equal(parquet.schema.fields[0]!.metadata.get("PARQUET:field_id"), "1");
+  }
+  const rows = (await table.readRows()).map((r) => JSON.stringify(r, (_k, v) => (typeof v === "bigint" ? Number(v) : v))).sort();
+  assert.deepEqual(rows, ['{"id":1,"part":"x","n":{"a":7}}', '{"id":2,"part":null,"n":null}']);
+  // Version 2: the checkpoint's typed stats are keyed by the physical names too.
+  await table.append([{ id: 3, part: "x", n: null }]);
+  const again = await DeltaTable.open(store);
+  assert.equal((await again.readRows()).length, 3);
+  // A column the writer adds (--evolve-schema) gets id 5 and a physical name of its own.
+  const produced = struct(field("id", "long"), field("part", "string"), field("n", struct(field("a", "long"))), field("extra", "string"));
+  const evolved = await DeltaTable.openOrCreate(store, { schema: produced, partitionColumns: ["part"] }, { evolveSchema: true });
+  const extra = evolved.snapshot.schema.fields.find((f) => f.name === "extra")!;
+  assert.equal(extra.metadata["delta.columnMapping.id"], 5);
+  assert.match(String(extra.metadata["delta.columnMapping.physicalName"]), /^col-[0-9a-f-]{36}$/);
+  assert.equal(evolved.snapshot.metadata!.configuration["delta.columnMapping.maxColumnId"], "5");
+  await evolved.append([{ id: 4, part: "y", n: null, extra: "e" }]);
+  const last = [...evolved.snapshot.files.values()].find((f) => f.partitionValues["col-part-phys"] === "y")!;
+  assert.ok(Object.keys(JSON.parse(last.stats!).nullCount).includes(String(extra.metadata["delta.columnMapping.physicalName"])));
+  assert.deepEqual((await evolved.readRows([last])).map((r) => r.extra), ["e"]);
 });

@@ -3,6 +3,7 @@ import type { ObjectStore } from "../../ports/object_store.ts";
 import { tableToRows, type ValueOptions } from "../arrow/arrow_to_rows.ts";
 import { adoptedBatch } from "../arrow/adopted_batch.ts";
 import { type BuiltBatch, rowsToArrow } from "../arrow/rows_to_arrow.ts";
+import { columnMappingMode, logicalRow, physicalBatch, physicalName, physicalSchema, withColumnMapping } from "./column_mapping.ts";
 import { descriptorOf, readDeletionVector } from "./deletion_vector.ts";
 import { CODEC_SUFFIX, type Codec, readParquet, writeParquet } from "../parquet/parquet.ts";
 import { type Action, type Add, type Metadata, type Protocol, type Remove, type Txn } from "./actions.ts";
@@ -222,9 +223,16 @@ export class DeltaTable {
   async #addColumns(fields: StructField[]): Promise<void> {
     await this.refresh();
     const old = this.snapshot.metadata!;
-    const added = fields.map((f) => ({ ...f, nullable: true }));
+    let added: StructField[] = fields.map((f) => ({ ...f, nullable: true }));
+    let configuration = old.configuration;
+    // Column mapping: each new column (nested ones too) gets the next ids and a physical name.
+    if (columnMappingMode(old) === "name") {
+      const mapped = withColumnMapping(added, Number(configuration["delta.columnMapping.maxColumnId"] ?? 0));
+      added = mapped.fields;
+      configuration = { ...configuration, "delta.columnMapping.maxColumnId": String(mapped.maxId) };
+    }
     const schema: StructType = { type: "struct", fields: [...this.snapshot.schema.fields, ...added] };
-    const metaData: Metadata = { ...old, schemaString: JSON.stringify(schema) };
+    const metaData: Metadata = { ...old, configuration, schemaString: JSON.stringify(schema) };
     const commitOptions: CommitOptions = { now: this.#now.bind(this), ...(this.#options.onRetry ? { onRetry: this.#options.onRetry } : {}) };
     const version = await commit(this.store, this.snapshot, {
       actions: [{ metaData }],
@@ -307,11 +315,24 @@ export class DeltaTable {
   }
 
   /** Writes one data file from an Arrow batch built for {@link dataSchema}, and returns its add action. */
-  async #writeFile(built: BuiltBatch, partitionValues: Record<string, string | null>): Promise<Add> {
+  async #writeFile(given: BuiltBatch, logicalValues: Record<string, string | null>): Promise<Add> {
     const codec = this.#options.codec ?? "zstd";
     const numIndexedCols = this.snapshot.property(DATA_SKIPPING_NUM_INDEXED_COLS);
+    let built = given;
+    let dataSchema = this.dataSchema;
+    let partitionColumns = this.snapshot.partitionColumns;
+    let partitionValues = logicalValues;
+    // Column mapping: the file, its stats and its partition values under the physical names.
+    if (columnMappingMode(this.snapshot.metadata) === "name") {
+      built = physicalBatch(given, dataSchema);
+      dataSchema = physicalSchema(dataSchema);
+      const fields = this.snapshot.schema.fields;
+      const physical = (c: string) => physicalName(fields.find((f) => f.name === c)!);
+      partitionColumns = partitionColumns.map(physical);
+      partitionValues = Object.fromEntries(Object.entries(logicalValues).map(([c, v]) => [physical(c), v]));
+    }
     const bytes = writeParquet([built.batch], { codec });
-    const key = `${partitionFolder(this.snapshot.partitionColumns, partitionValues)}part-00000-${crypto.randomUUID()}-c000.${CODEC_SUFFIX[codec]}parquet`;
+    const key = `${partitionFolder(partitionColumns, partitionValues)}part-00000-${crypto.randomUUID()}-c000.${CODEC_SUFFIX[codec]}parquet`;
     await this.store.put(key, bytes);
     return {
       path: keyToActionPath(key),
@@ -319,7 +340,7 @@ export class DeltaTable {
       size: bytes.length,
       modificationTime: this.#now(),
       dataChange: true,
-      stats: statsJson(this.dataSchema, built.stats, built.numRows, { numIndexedCols }),
+      stats: statsJson(dataSchema, built.stats, built.numRows, { numIndexedCols }),
     };
   }
 
@@ -425,9 +446,13 @@ export class DeltaTable {
   async readRows(files: Iterable<Add> = this.snapshot.files.values(), options: ValueOptions = {}): Promise<Record<string, unknown>[]> {
     const schema = this.snapshot.schema;
     const partCols = this.snapshot.partitionColumns;
+    const mapped = columnMappingMode(this.snapshot.metadata) === "name";
+    const dataSchema = this.dataSchema;
     const out: Record<string, unknown>[] = [];
     for (const add of files) {
-      const rows = tableToRows(readParquet(await this.store.get(actionPathToKey(add.path))), options);
+      let rows = tableToRows(readParquet(await this.store.get(actionPathToKey(add.path))), options);
+      // Column mapping: the file's columns are the physical names.
+      if (mapped) rows = rows.map((r) => logicalRow(r, dataSchema));
       // Rows another engine deleted by a deletion vector are not rows of the table.
       const dv = descriptorOf(add.deletionVector);
       const deleted = dv ? await readDeletionVector(this.store, dv) : undefined;
@@ -435,7 +460,7 @@ export class DeltaTable {
         if (deleted?.has(i)) continue;
         const full: Record<string, unknown> = {};
         for (const f of schema.fields) {
-          full[f.name] = partCols.includes(f.name) ? parsePartitionValue(f.type, add.partitionValues[f.name]) : (row[f.name] ?? null);
+          full[f.name] = partCols.includes(f.name) ? parsePartitionValue(f.type, add.partitionValues[mapped ? physicalName(f) : f.name]) : (row[f.name] ?? null);
         }
         out.push(full);
       }
