@@ -180,6 +180,27 @@ describe("tables with table features, created by Spark", () => {
     assert.deepEqual(await protocolOf(worker, dir), before);
   });
 
+  test("v2 checkpoints: Spark's UUID-named checkpoint (and its sidecars) is read; ours, classic-named in the V2 spec, is what Spark, delta-rs and DuckDB start from", async () => {
+    const dir = path.join(root, "v2-checkpoint");
+    const log = path.join(dir, "_delta_log");
+    await sparkTable(dir, { "delta.checkpointPolicy": "v2", "delta.checkpointInterval": "2" });
+    await worker.request({ op: "sql", sql: `INSERT INTO delta.\`${dir}\` (id, name) VALUES (3, 'three')` }); // version 2: Spark's checkpoint
+    const theirs = (await fs.readdir(log)).filter((n) => /^0{19}2\.checkpoint\.[0-9a-f-]{36}\.(json|parquet)$/.test(n));
+    assert.equal(theirs.length, 1, `Spark wrote a UUID-named checkpoint: ${(await fs.readdir(log)).join(" ")}`);
+    for (let v = 0; v < 2; v++) await fs.rm(path.join(log, `${String(v).padStart(20, "0")}.json`));
+    const before = await protocolOf(worker, dir);
+    const table = await DeltaTable.open(new LocalStore(dir));
+    assert.deepEqual((await table.readRows()).map((r) => Number(r.id)).sort(), [1, 2, 3], "read from Spark's checkpoint alone");
+    await table.append([{ id: 4, name: "four", at: null }]);
+    await table.append([{ id: 5, name: "five", at: null }]); // version 4: our checkpoint
+    assert.ok((await fs.readdir(log)).includes("00000000000000000004.checkpoint.parquet"));
+    for (let v = 2; v < 4; v++) await fs.rm(path.join(log, `${String(v).padStart(20, "0")}.json`));
+    const expected = ["1:one", "2:two", "3:three", "4:four", "5:five"];
+    for (const engine of ["spark", "deltalake", "duckdb"] as const) assert.deepEqual(await idsAndNames(engine, dir), expected, engine);
+    assert.deepEqual(await protocolOf(worker, dir), before);
+    assert.deepEqual((await DeltaTable.open(new LocalStore(dir))).version, 4);
+  });
+
   test("a CHECK constraint in use and a feature not understood are refused at open, by name", async () => {
     const constrained = path.join(root, "constrained");
     await sparkTable(constrained, { "delta.minWriterVersion": "7", "delta.minReaderVersion": "1" });
@@ -190,8 +211,8 @@ describe("tables with table features, created by Spark", () => {
       return true;
     });
 
-    const v2 = path.join(root, "v2-checkpoint");
-    await sparkTable(v2, { "delta.checkpointPolicy": "v2" });
-    await assert.rejects(DeltaTable.open(new LocalStore(v2)), /writer feature v2Checkpoint/);
+    const widening = path.join(root, "type-widening");
+    await sparkTable(widening, { "delta.enableTypeWidening": "true" });
+    await assert.rejects(DeltaTable.open(new LocalStore(widening)), /writer feature typeWidening/);
   });
 });

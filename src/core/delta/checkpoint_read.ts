@@ -1,9 +1,11 @@
 import type { ObjectStore } from "../../ports/object_store.ts";
 import { tableToRows } from "../arrow/arrow_to_rows.ts";
 import { readParquet } from "../parquet/parquet.ts";
-import type { Action } from "./actions.ts";
+import { type Action, decodeCommit } from "./actions.ts";
+import { TableError } from "./errors.ts";
+import { SIDECAR_DIR } from "./log_paths.ts";
 
-const ACTION_COLUMNS = ["txn", "add", "remove", "metaData", "protocol", "domainMetadata"] as const;
+const ACTION_COLUMNS = ["txn", "add", "remove", "metaData", "protocol", "domainMetadata", "sidecar", "checkpointMetadata"] as const;
 
 /**
  * Reads the actions of one checkpoint file (or one part of a multi-part checkpoint), as
@@ -11,6 +13,28 @@ const ACTION_COLUMNS = ["txn", "add", "remove", "metaData", "protocol", "domainM
  * back into the JSON `stats` string.
  */
 export async function readCheckpoint(store: ObjectStore, key: string): Promise<Action[]> {
+  // A V2 checkpoint may be JSON, one action per line, like a commit.
+  const actions = key.endsWith(".json") ? decodeCommit(await store.get(key), `${store.url}/${key}`) : await readParquetActions(store, key);
+  // Its add and remove actions may lie in sidecar files it names.
+  const out: Action[] = [];
+  for (const a of actions) {
+    const sidecar = (a as { sidecar?: { path?: unknown } }).sidecar;
+    if (sidecar && typeof sidecar.path === "string") out.push(...(await readParquetActions(store, sidecarKey(store, sidecar.path))));
+    else out.push(a);
+  }
+  return out;
+}
+
+/** The store key of a sidecar: a name in `_delta_log/_sidecars/`, or an absolute path inside the table. */
+function sidecarKey(store: ObjectStore, path: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(path) && !path.startsWith("/")) return `${SIDECAR_DIR}${decodeURIComponent(path)}`;
+  const root = store.url.replace(/\/+$/, "") + "/";
+  const i = path.indexOf("/_delta_log/_sidecars/");
+  if (i >= 0) return decodeURIComponent(path.slice(i + 1));
+  throw new TableError(`A checkpoint's sidecar '${path}' lies outside ${root}_delta_log/_sidecars/`);
+}
+
+async function readParquetActions(store: ObjectStore, key: string): Promise<Action[]> {
   const table = readParquet(await store.get(key));
   const present = new Set(table.schema.fields.map((f) => f.name));
   const columns = ACTION_COLUMNS.filter((c) => present.has(c));
@@ -25,6 +49,8 @@ export async function readCheckpoint(store: ObjectStore, key: string): Promise<A
       if (c === "remove" && action.path == null) continue;
       if (c === "add" && action.path == null) continue;
       if (c === "domainMetadata" && action.domain == null) continue;
+      if (c === "sidecar" && action.path == null) continue;
+      if (c === "checkpointMetadata" && action.version == null) continue;
       out.push({ [c]: action } as Action);
     }
   }

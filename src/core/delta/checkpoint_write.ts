@@ -29,9 +29,9 @@ export const CHECKPOINT_SCHEMA: StructType = checkpointSchema({ json: true });
  * `parsed` (`delta.checkpoint.writeStatsAsStruct`), `partitionValues_parsed` (partitioned
  * tables) and `stats_parsed`, where delta-spark puts them.
  */
-function checkpointSchema(options: { json: boolean; parsed?: ParsedStatsSchema }): StructType {
+function checkpointSchema(options: { json: boolean; parsed?: ParsedStatsSchema; v2?: boolean }): StructType {
   const p = options.parsed;
-  return struct(
+  const schema = struct(
   f("txn", struct(f("appId", "string"), f("version", "long"), f("lastUpdated", "long"))),
   f("add", struct(
     f("path", "string"), f("partitionValues", strMap), f("size", "long"), f("modificationTime", "long"),
@@ -57,6 +57,9 @@ function checkpointSchema(options: { json: boolean; parsed?: ParsedStatsSchema }
   )),
   f("domainMetadata", struct(f("domain", "string"), f("configuration", "string"), f("removed", "boolean"))),
   );
+  // A V2-spec checkpoint (v2Checkpoint tables) names its version in one checkpointMetadata action.
+  if (options.v2) schema.fields.push(f("checkpointMetadata", struct(f("version", "long"), f("tags", strMap))));
+  return schema;
 }
 
 export interface CheckpointOptions {
@@ -66,7 +69,8 @@ export interface CheckpointOptions {
 
 /**
  * Writes a classic single-file checkpoint of `snapshot` and points `_last_checkpoint` at
- * it. Tombstones older than {@link DELETED_FILE_RETENTION_DURATION} (1 week) are dropped.
+ * it; for a v2Checkpoint table, classic-named and in the V2 spec (a checkpointMetadata
+ * action, no sidecars), which PROTOCOL.md allows. Tombstones older than {@link DELETED_FILE_RETENTION_DURATION} (1 week) are dropped.
  * @throws {TableError} when the table's retention property is not valid.
  */
 export async function writeCheckpoint(store: ObjectStore, snapshot: Snapshot, options: CheckpointOptions = {}): Promise<void> {
@@ -74,7 +78,9 @@ export async function writeCheckpoint(store: ObjectStore, snapshot: Snapshot, op
   const retention = snapshot.property(DELETED_FILE_RETENTION_DURATION);
   const json = snapshot.property(CHECKPOINT_WRITE_STATS_AS_JSON);
   const parsed = snapshot.property(CHECKPOINT_WRITE_STATS_AS_STRUCT) ? parsedSchemaOf(snapshot) : undefined;
+  const v2 = (snapshot.protocol?.writerFeatures ?? []).includes("v2Checkpoint");
   const rows: Record<string, unknown>[] = [];
+  if (v2) rows.push({ checkpointMetadata: { version: snapshot.version, tags: null } });
   if (snapshot.protocol) rows.push({ protocol: snapshot.protocol });
   if (snapshot.metadata) rows.push({ metaData: snapshot.metadata });
   for (const txn of snapshot.txns.values()) rows.push({ txn });
@@ -92,7 +98,7 @@ export async function writeCheckpoint(store: ObjectStore, snapshot: Snapshot, op
     if ((remove.deletionTimestamp ?? 0) <= now - retention) continue;
     rows.push({ remove: { ...remove, dataChange: false } });
   }
-  const { batch } = rowsToArrow(checkpointSchema({ json, ...(parsed ? { parsed } : {}) }), rows);
+  const { batch } = rowsToArrow(checkpointSchema({ json, v2, ...(parsed ? { parsed } : {}) }), rows);
   const bytes = writeParquet([batch], { codec: "snappy" });
   await store.put(checkpointKey(snapshot.version), bytes);
   // Never move the hint backwards past a newer checkpoint a concurrent writer made (a stale

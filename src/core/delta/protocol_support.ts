@@ -113,7 +113,7 @@ export function unsupportedForOptimize(p: Protocol): string[] {
  * here, or when the table does not use what it would ask for (checked by
  * {@link unsupportedForWrite} against the table's metadata).
  *
- * Not understood, so refused (naming them): `v2Checkpoint`, `clustering`,
+ * Not understood, so refused (naming them): `clustering`,
  * `allowColumnDefaults`, `typeWidening`, `variantType`, `icebergCompat*`,
  * `checkpointProtection`, `catalogManaged`, and every name not in this list.
  */
@@ -131,10 +131,11 @@ export const WRITE_FEATURES: ReadonlyMap<string, string> = new Map([
   ["domainMetadata", "the table's domains are kept in checkpoints; a write changes none but row tracking's"],
   ["rowTracking", "appends get base row ids and commit versions, and move the high-water mark; a rewrite (the package_table MERGE) is refused"],
   ["columnMapping", "in name mode files, stats and partition values use the physical names, new columns get ids; id mode is refused"],
+  ["v2Checkpoint", "UUID-named checkpoints and their sidecars are read; checkpoints are written classic-named in the V2 spec"],
 ]);
 
 /** Reader features a write understands (reads of package_table, of the log and checkpoints). */
-const WRITE_READER_FEATURES = new Set(["timestampNtz", "vacuumProtocolCheck", "deletionVectors", "columnMapping"]);
+const WRITE_READER_FEATURES = new Set(["timestampNtz", "vacuumProtocolCheck", "deletionVectors", "columnMapping", "v2Checkpoint"]);
 
 /**
  * Why this library may not write into a table of protocol `p` and metadata `m`: each

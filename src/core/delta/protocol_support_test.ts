@@ -5,7 +5,9 @@ import type { Metadata, Protocol } from "./actions.ts";
 import { TableError } from "./errors.ts";
 import { commitKey } from "./log_paths.ts";
 import { unsupportedForWrite } from "./protocol_support.ts";
-import { readParquet } from "../parquet/parquet.ts";
+import { rowsToArrow } from "../arrow/rows_to_arrow.ts";
+import { readParquet, writeParquet } from "../parquet/parquet.ts";
+import { CHECKPOINT_SCHEMA } from "./checkpoint_write.ts";
 import { field, struct } from "../schema/schema.ts";
 import { DeltaTable } from "./table.ts";
 
@@ -59,7 +61,7 @@ test("legacy writer versions 3 and 4 (constraints, generated columns, change dat
 
 test("each feature or use a write cannot honour is refused at open, by name", async () => {
   const cases: [Protocol, Metadata, RegExp][] = [
-    [{ minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ["v2Checkpoint"], writerFeatures: ["v2Checkpoint"] }, metadata([ID]), /reader feature v2Checkpoint; writer feature v2Checkpoint/],
+    [{ minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ["typeWidening"], writerFeatures: ["typeWidening"] }, metadata([ID]), /reader feature typeWidening; writer feature typeWidening/],
     [{ minReaderVersion: 1, minWriterVersion: 7, writerFeatures: ["clustering", "domainMetadata"] }, metadata([ID]), /writer feature clustering\. /],
     [{ minReaderVersion: 2, minWriterVersion: 5 }, metadata([ID], { "delta.columnMapping.mode": "id" }), /column mapping in id mode/],
     [{ minReaderVersion: 1, minWriterVersion: 3 }, metadata([ID], { "delta.constraints.positive": "id > 0" }), /CHECK constraints positive \(id > 0\)/],
@@ -171,4 +173,28 @@ test("column mapping in name mode: files, stats and partition values under the p
   const last = [...evolved.snapshot.files.values()].find((f) => f.partitionValues["col-part-phys"] === "y")!;
   assert.ok(Object.keys(JSON.parse(last.stats!).nullCount).includes(String(extra.metadata["delta.columnMapping.physicalName"])));
   assert.deepEqual((await evolved.readRows([last])).map((r) => r.extra), ["e"]);
+});
+
+test("a V2 checkpoint (UUID-named, JSON) with its adds in a sidecar is what the table loads from", async () => {
+  const protocol: Protocol = { minReaderVersion: 3, minWriterVersion: 7, readerFeatures: ["v2Checkpoint"], writerFeatures: ["v2Checkpoint"] };
+  const store = await tableWith(protocol, metadata([ID]));
+  const table = await DeltaTable.open(store);
+  await table.append([{ id: 1 }, { id: 2 }]);
+  const [add] = [...table.snapshot.files.values()];
+  // Version 1's checkpoint as Spark writes one: the non-file actions in JSON, the adds in a sidecar.
+  const addType = CHECKPOINT_SCHEMA.fields.find((f) => f.name === "add")!;
+  const sidecar = writeParquet([rowsToArrow(struct(addType), [{ add: { ...add, dataChange: false } }]).batch], { codec: "snappy" });
+  await store.put("_delta_log/_sidecars/00000000000000000001.checkpoint.0000000001.0000000001.5a1b.parquet", sidecar);
+  const lines = [
+    { checkpointMetadata: { version: 1 } },
+    { protocol },
+    { metaData: table.snapshot.metadata },
+    { sidecar: { path: "00000000000000000001.checkpoint.0000000001.0000000001.5a1b.parquet", sizeInBytes: sidecar.length, modificationTime: 0 } },
+  ];
+  await store.put("_delta_log/00000000000000000001.checkpoint.3a0d65cd-4ba7-4b6e-9b2b-4c0f2f1b7e11.json", enc.encode(lines.map((l) => JSON.stringify(l)).join("\n") + "\n"));
+  await store.delete(commitKey(0));
+  await store.delete(commitKey(1));
+  const again = await DeltaTable.open(store);
+  assert.equal(again.version, 1);
+  assert.deepEqual((await again.readRows()).map((r) => Number(r.id)).sort(), [1, 2]);
 });
