@@ -125,6 +125,30 @@ test("a package_table without the MERGE's columns, or with unusable types, is re
   await assert.rejects(DeltaSink.open(orderDomain(), missing, { stream: "s", clock: systemClock }), /  - package_id: missing, expected string\n/);
 });
 
+test("the MERGE honours another engine's deletion vector: deleted rows are neither counted nor written back, and the file leaves with its vector", async () => {
+  const stores = await originalTables();
+  const pkg = await DeltaTable.open(stores.package_table!);
+  // 30 rows in one file; a DELETE elsewhere marked rows 3, 4, 7, 11, 18 and 29 (delta-kernel-rs's inline vector).
+  const rows = Array.from({ length: 30 }, (_, k) => ({
+    package_id: k === 5 ? "10" : k === 4 ? "11" : `p${k}`, subpackage_id: 1, name: `n${k}`, width: null, height: null, length: null, weight: null, volume: null, stock_quantity: k === 5 ? 50 : 70,
+  }));
+  await pkg.append(rows);
+  const [file] = [...pkg.snapshot.files.values()];
+  const dv = { storageType: "i", pathOrInlineDv: "^Bg9^0rr910000000000iXQKl0rr91000f55c8Xg0@@D72lkbi5=-{L", sizeInBytes: 44, cardinality: 6 };
+  const deleteCommit = [{ commitInfo: { timestamp: 1, operation: "DELETE" } }, { remove: { path: file!.path, dataChange: true, deletionTimestamp: 1 } }, { add: { ...file!, deletionVector: dv } }];
+  await stores.package_table!.put(`_delta_log/${String(pkg.version + 1).padStart(20, "0")}.json`, enc.encode(deleteCommit.map((a) => JSON.stringify(a)).join("\n") + "\n"));
+  const sink = await DeltaSink.open(orderDomain(), stores, { stream: "s", clock: systemClock });
+  await sink.commit({ shards: [{ shardId: "s-0", appId: "a/s/s-0", batch: 1, records: [record(1, order("a", 4)), record(2, { ...order("b", 1), order_details: { ...order("b", 1).order_details, items: [{ ...order("b", 1).order_details.items[0], packages: [{ package_id: "11", subpackage_id: 1, quantity: 1, weight: 1, volume: null }] }] } })] }], replay: false, wallMs: Date.now() });
+  const after = await rowsOf(stores.package_table!);
+  assert.equal(after.length, 24, "the 6 deleted rows stay deleted");
+  assert.equal(after.find((r) => r.package_id === "10")?.stock_quantity, 46, "stock taken from the live row");
+  assert.equal(after.find((r) => r.package_id === "11"), undefined, "a deleted row gives no stock and is not written back");
+  const final = await DeltaTable.open(stores.package_table!);
+  const last = new TextDecoder().decode(await stores.package_table!.get(`_delta_log/${String(final.version).padStart(20, "0")}.json`));
+  const removed = last.split("\n").filter((l) => l.includes('"remove"')).map((l) => JSON.parse(l).remove);
+  assert.deepEqual(removed.map((r: { deletionVector?: unknown }) => r.deletionVector), [dv], "the remove names the vector");
+});
+
 test("an append-only package_table is refused at start: the MERGE would remove the files it rewrites", async () => {
   const stores = await originalTables();
   stores.package_table = new MemoryStore("package_table");
