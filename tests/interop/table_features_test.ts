@@ -201,6 +201,22 @@ describe("tables with table features, created by Spark", () => {
     assert.deepEqual((await DeltaTable.open(new LocalStore(dir))).version, 4);
   });
 
+  test("timestampNtz with a TIMESTAMP_NTZ column: our wall-clock times read back unchanged by Spark; delta-rs and DuckDB read every row", async () => {
+    const dir = path.join(root, "timestamp-ntz");
+    await sparkTable(dir, { "delta.checkpointInterval": "2" }, ", wall TIMESTAMP_NTZ");
+    const before = await protocolOf(worker, dir);
+    assert.ok(before.features.includes("timestampNtz"), JSON.stringify(before));
+    const table = await DeltaTable.open(new LocalStore(dir));
+    await table.append([{ id: 3, name: "three", at: null, wall: "2024-05-01 10:30:00.123456" }, { id: 4, name: "four", at: null, wall: null }]);
+    const res = await worker.request({ op: "sql", sql: `SELECT id, CAST(wall AS STRING) AS wall FROM delta.\`${dir}\` WHERE id > 2 ORDER BY id` });
+    assert.deepEqual(res.rows.map((r) => [Number(r.id), r.wall]), [[3, "2024-05-01 10:30:00.123456"], [4, null]]);
+    const ours = await DeltaTable.open(new LocalStore(dir));
+    const walls = (await ours.readRows(undefined, { timestamps: "micros" })).filter((r) => r.wall != null).map((r) => r.wall);
+    assert.deepEqual(walls, [BigInt(Date.UTC(2024, 4, 1, 10, 30)) * 1000n + 123456n]);
+    for (const engine of ["spark", "deltalake", "duckdb"] as const) assert.deepEqual(await idsAndNames(engine, dir), ["1:one", "2:two", "3:three", "4:four"], engine);
+    assert.deepEqual(await protocolOf(worker, dir), before);
+  });
+
   test("a CHECK constraint in use and a feature not understood are refused at open, by name", async () => {
     const constrained = path.join(root, "constrained");
     await sparkTable(constrained, { "delta.minWriterVersion": "7", "delta.minReaderVersion": "1" });

@@ -18,6 +18,8 @@ export function arrowType(type: DataType): arrow.DataType {
       case "boolean": return new arrow.Bool();
       case "date": return new arrow.DateDay();
       case "timestamp": return new arrow.Timestamp(arrow.TimeUnit.MICROSECOND, "UTC");
+      // No zone: Parquet's TIMESTAMP(isAdjustedToUTC = false), as Spark writes TIMESTAMP_NTZ.
+      case "timestamp_ntz": return new arrow.Timestamp(arrow.TimeUnit.MICROSECOND);
       case "binary": return new arrow.Binary();
     }
     const dec = decimalParts(type);

@@ -101,6 +101,7 @@ function buildColumn(type: DataType, nullable: boolean, values: unknown[], path:
       case "boolean": return buildBools(values, common, path);
       case "date": return buildDates(values, common, path);
       case "timestamp": return buildTimestamps(values, common, path);
+      case "timestamp_ntz": return buildTimestamps(values, common, path, false);
       case "binary": return buildBinary(values, common, path);
     }
     const dec = decimalParts(type);
@@ -334,7 +335,8 @@ function buildDates(values: unknown[], common: Common, path: string): Built {
   };
 }
 
-function buildTimestamps(values: unknown[], common: Common, path: string): Built {
+/** µs timestamps; `zoned` false for timestamp_ntz, whose values are wall-clock times read as if in UTC. */
+function buildTimestamps(values: unknown[], common: Common, path: string, zoned = true): Built {
   const out = new BigInt64Array(values.length);
   let min: bigint | undefined;
   let max: bigint | undefined;
@@ -348,8 +350,9 @@ function buildTimestamps(values: unknown[], common: Common, path: string): Built
     if (max === undefined || us > max) max = us;
   }
   return {
-    data: makeData({ type: new arrow.Timestamp(arrow.TimeUnit.MICROSECOND, "UTC"), ...common, data: out }),
-    stats: leaf(common.nullCount, min, max),
+    data: makeData({ type: zoned ? new arrow.Timestamp(arrow.TimeUnit.MICROSECOND, "UTC") : new arrow.Timestamp(arrow.TimeUnit.MICROSECOND), ...common, data: out }),
+    // A wall-clock time's JSON stats have no form that every engine reads alike: null counts only.
+    stats: zoned ? leaf(common.nullCount, min, max) : { kind: "leaf", nullCount: common.nullCount },
   };
 }
 

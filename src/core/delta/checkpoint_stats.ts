@@ -32,7 +32,7 @@ export interface ParsedStatsSchema {
 /** Types whose min and max Delta records (booleans, binaries, arrays and maps get only a null count). */
 function hasBounds(type: DataType): boolean {
   if (typeof type === "object") return false;
-  return type !== "boolean" && type !== "binary";
+  return type !== "boolean" && type !== "binary" && type !== "timestamp_ntz";
 }
 
 /**

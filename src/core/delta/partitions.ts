@@ -72,6 +72,12 @@ export function serializePartitionValue(type: DataType, v: unknown, column: stri
       if (us === undefined) throw bad();
       return formatTimestamp(us, "T") + "Z";
     }
+    case "timestamp_ntz": {
+      // A wall-clock time: no zone, as Spark writes it.
+      const us = toMicros(v);
+      if (us === undefined) throw bad();
+      return formatTimestamp(us, " ");
+    }
   }
   const dec = decimalParts(type);
   if (dec && (typeof v === "string" || typeof v === "number")) return String(v);
@@ -91,6 +97,8 @@ export function parsePartitionValue(type: DataType, s: string | null | undefined
       const us = toMicros(s);
       return us === undefined ? null : new Date(Number(microsToMillis(us)));
     }
+    case "timestamp_ntz":
+      return toMicros(s) ?? null;
   }
   const dec = decimalParts(type);
   if (dec) {

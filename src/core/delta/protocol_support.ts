@@ -124,7 +124,7 @@ export const WRITE_FEATURES: ReadonlyMap<string, string> = new Map([
   ["generatedColumns", "no column may be generated (delta.generationExpression): its value is not computed here"],
   ["identityColumns", "no column may be an identity column (delta.identity.*): its values are not assigned here"],
   ["changeDataFeed", "delta.enableChangeDataFeed may not be true: a MERGE would owe change data files"],
-  ["timestampNtz", "a timestamp_ntz column is refused by the schema check; the feature alone asks nothing of a write"],
+  ["timestampNtz", "timestamp_ntz columns are written zoneless (Parquet isAdjustedToUTC false), with null counts only in their stats"],
   ["vacuumProtocolCheck", "it concerns vacuum only"],
   ["deletionVectors", "appends add no vector; a rewrite reads a file without its deleted rows and removes the file with its vector"],
   ["inCommitTimestamp", "every commit's commitInfo comes first with an inCommitTimestamp after the previous commit's"],

@@ -16,6 +16,8 @@ export type PrimitiveType =
   | "boolean"
   | "date"
   | "timestamp"
+  /** A wall-clock time without a zone (the timestampNtz table feature); µs like `timestamp`. */
+  | "timestamp_ntz"
   | "binary"
   | `decimal(${number},${number})`;
 
@@ -74,7 +76,7 @@ export function decimalParts(type: DataType): { precision: number; scale: number
   return m ? { precision: Number(m[1]), scale: Number(m[2]) } : undefined;
 }
 
-const PRIMITIVES = new Set(["string", "long", "integer", "short", "byte", "double", "float", "boolean", "date", "timestamp", "binary"]);
+const PRIMITIVES = new Set(["string", "long", "integer", "short", "byte", "double", "float", "boolean", "date", "timestamp", "timestamp_ntz", "binary"]);
 
 /**
  * Parses and checks a `schemaString`.

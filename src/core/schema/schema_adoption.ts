@@ -162,6 +162,8 @@ function conversion(p: DataType, t: DataType): Conversion | undefined {
     // Decimal values are strings, numbers or bigints: each is read again at the new scale.
     return { how, convert: (v) => (typeof v === "number" && pi >= 0 ? BigInt(v) : v) };
   }
+  // A zoned time written as the wall-clock time it is in UTC (Spark's cast with the session in UTC).
+  if (p === "timestamp" && t === "timestamp_ntz") return { how: `${how} (the UTC wall-clock time)` };
   if (p === "date" && t === "timestamp") {
     return { how, convert: (v) => (v == null ? null : BigInt(need(toDays(v), v, "a date")) * 86_400_000_000n) };
   }
