@@ -140,7 +140,7 @@ describe("tables with table features, created by Spark", () => {
     assert.deepEqual(await protocolOf(worker, dir), before, "the protocol as Spark left it");
   });
 
-  test("row tracking: our appended rows get the ids after Spark's and our version as their commit version; a rewrite is refused", async () => {
+  test("row tracking: our appended rows get the ids after Spark's and our version as their commit version; our rewrite keeps every row's id", async () => {
     const dir = path.join(root, "row-tracking");
     await sparkTable(dir, { "delta.enableRowTracking": "true" });
     const before = await protocolOf(worker, dir);
@@ -154,9 +154,13 @@ describe("tables with table features, created by Spark", () => {
     const mine = res.rows.filter((r) => Number(r.id) > 2);
     assert.deepEqual(mine.map((r) => Number(r.row_id)), [Math.max(...spark) + 1, Math.max(...spark) + 2], "ours follow the high-water mark");
     assert.deepEqual(mine.map((r) => Number(r.v)), [ours, ours]);
+    // A rewrite (the MERGE's) keeps every row's id, and the commit version of the rows it leaves unchanged.
     const files = [...table.snapshot.files.values()];
-    await assert.rejects(table.rewrite(files, await table.readRows(files)), /rowTracking/);
-    for (const engine of ["spark", "deltalake", "duckdb"] as const) assert.deepEqual(await idsAndNames(engine, dir), ["1:one", "2:two", "3:three", "4:four"], engine);
+    await table.rewrite(files, (await table.readRows(files)).map((r) => (Number(r.id) === 1 ? { ...r, name: "ONE" } : r)));
+    const after = await worker.request({ op: "sql", sql: `SELECT id, _metadata.row_id AS row_id, _metadata.row_commit_version AS v FROM delta.\`${dir}\` ORDER BY id` });
+    assert.deepEqual(after.rows.map((r) => Number(r.row_id)), ids, "the same ids after the rewrite");
+    assert.deepEqual(after.rows.map((r) => Number(r.v)), [table.version, ...res.rows.slice(1).map((r) => Number(r.v))], "the changed row at the rewrite's version, the others as they were");
+    for (const engine of ["spark", "deltalake", "duckdb"] as const) assert.deepEqual(await idsAndNames(engine, dir), ["1:ONE", "2:two", "3:three", "4:four"], engine);
     assert.deepEqual(await protocolOf(worker, dir), before);
   });
 

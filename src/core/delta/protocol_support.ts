@@ -129,7 +129,7 @@ export const WRITE_FEATURES: ReadonlyMap<string, string> = new Map([
   ["deletionVectors", "appends add no vector; a rewrite reads a file without its deleted rows and removes the file with its vector"],
   ["inCommitTimestamp", "every commit's commitInfo comes first with an inCommitTimestamp after the previous commit's"],
   ["domainMetadata", "the table's domains are kept in checkpoints; a write changes none but row tracking's"],
-  ["rowTracking", "appends get base row ids and commit versions, and move the high-water mark; a rewrite (the package_table MERGE) is refused"],
+  ["rowTracking", "appends get base row ids and commit versions, and move the high-water mark; a rewrite keeps row ids in the materialized columns"],
   ["columnMapping", "in name mode files, stats and partition values use the physical names, new columns get ids; id mode is refused"],
   ["v2Checkpoint", "UUID-named checkpoints and their sidecars are read; checkpoints are written classic-named in the V2 spec"],
 ]);

@@ -9,7 +9,8 @@ import { rowsToArrow } from "../arrow/rows_to_arrow.ts";
 import { readParquet, writeParquet } from "../parquet/parquet.ts";
 import { CHECKPOINT_SCHEMA } from "./checkpoint_write.ts";
 import { field, struct } from "../schema/schema.ts";
-import { DeltaTable } from "./table.ts";
+import { tableToRows } from "../arrow/arrow_to_rows.ts";
+import { DeltaTable, ROW_ORIGIN } from "./table.ts";
 
 const enc = new TextEncoder();
 
@@ -137,7 +138,28 @@ test("row tracking: appended files get the ids after the high-water mark and the
   const files = [...table.snapshot.files.values()].sort((a, b) => Number(a.baseRowId) - Number(b.baseRowId));
   assert.deepEqual(files.map((f) => [f.baseRowId, f.defaultRowCommitVersion]), [[42, 2], [45, 3]]);
   assert.equal(table.snapshot.domains.get("delta.rowTracking")?.configuration, '{"rowIdHighWaterMark":45}');
-  await assert.rejects(table.rewrite(files, [{ id: 1 }]), /tracks row ids \(the rowTracking feature\): a rewrite must keep each row's id/);
+  await assert.rejects(table.rewrite(files, [{ id: 1 }]), /tracks row ids \(the rowTracking feature\) but names no materialized row id/);
+});
+
+test("row tracking with materialized columns: a rewrite keeps every row's id, and the commit version of the rows it did not change", async () => {
+  const protocol: Protocol = { minReaderVersion: 1, minWriterVersion: 7, writerFeatures: ["rowTracking", "domainMetadata"] };
+  const config = { "delta.rowTracking.materializedRowIdColumnName": "_row-id-col-x", "delta.rowTracking.materializedRowCommitVersionColumnName": "_row-commit-version-col-x" };
+  const store = await tableWith(protocol, metadata([ID, NAME], config));
+  const table = await DeltaTable.open(store);
+  await table.append([{ id: 1, name: "a" }, { id: 2, name: "b" }]); // ids 0, 1 at version 1
+  await table.append([{ id: 3, name: "c" }]); // id 2 at version 2
+  const files = [...table.snapshot.files.values()];
+  const rows = await table.readRows(files);
+  await table.rewrite(files, rows.map((r) => (r.id === 2n ? { ...r, name: "B" } : r))); // version 3
+  const [file] = [...table.snapshot.files.values()];
+  const raw = tableToRows(readParquet(await store.get(file!.path)), { timestamps: "micros" });
+  const seen = raw.map((r) => [r.id, r["_row-id-col-x"], r["_row-commit-version-col-x"]]).sort((a, b) => Number(a[0]) - Number(b[0]));
+  assert.deepEqual(seen, [[1n, 0n, 1n], [2n, 1n, null], [3n, 2n, 2n]], "ids kept; the changed row's version left to the new file's (3)");
+  assert.equal(file!.defaultRowCommitVersion, 3);
+  // Read again, the rows have the ids they had.
+  const again = await DeltaTable.open(store);
+  const ids = (await again.readRows()).map((r) => (r as Record<symbol, { id: bigint }>)[ROW_ORIGIN]!.id).sort();
+  assert.deepEqual(ids, [0n, 1n, 2n]);
 });
 
 test("column mapping in name mode: files, stats and partition values under the physical names, rows read back logical, a new column gets the next id", async () => {

@@ -1,4 +1,5 @@
 import { getLogger } from "@logtape/logtape";
+import * as arrow from "apache-arrow";
 import type { ObjectStore } from "../../ports/object_store.ts";
 import { tableToRows, type ValueOptions } from "../arrow/arrow_to_rows.ts";
 import { adoptedBatch } from "../arrow/adopted_batch.ts";
@@ -12,7 +13,7 @@ import { cleanupExpiredLogs } from "./log_cleanup.ts";
 import { commit, type CommitOptions } from "./commit.ts";
 import { MetadataChangedError, SchemaMismatchError, TableError } from "./errors.ts";
 import { actionPathToKey, keyToActionPath, parsePartitionValue, partitionFolder, serializePartitionValue } from "./partitions.ts";
-import type { StructField, StructType } from "../schema/schema.ts";
+import { field, type StructField, struct, type StructType } from "../schema/schema.ts";
 import { adoptSchema, type ColumnAdoption, type SchemaAdoption } from "../schema/schema_adoption.ts";
 import { LOG_DIR, parseLogKey } from "./log_paths.ts";
 import { loadSnapshot, readCommit, Snapshot } from "./snapshot.ts";
@@ -286,7 +287,11 @@ export class DeltaTable {
     }
     const maxRows = this.#options.maxRowsPerFile ?? 1_000_000;
     const dataColumns = adoption?.filter((a) => !partCols.includes(a.field.name));
-    const build = (part: readonly Row[]): BuiltBatch => (dataColumns ? adoptedBatch(dataColumns, part) : rowsToArrow(dataSchema, part));
+    const tracking = materializedRowTracking(this.snapshot);
+    const build = (part: readonly Row[]): BuiltBatch => {
+      const built = dataColumns ? adoptedBatch(dataColumns, part) : rowsToArrow(dataSchema, part);
+      return tracking ? withMaterializedRowIds(built, part, tracking, schema) : built;
+    };
     const adds: Add[] = [];
     for (const g of groups.values()) {
       for (let start = 0; start < g.rows.length; start += maxRows) {
@@ -449,18 +454,26 @@ export class DeltaTable {
     const mapped = columnMappingMode(this.snapshot.metadata) === "name";
     const dataSchema = this.dataSchema;
     const out: Record<string, unknown>[] = [];
+    const tracking = materializedRowTracking(this.snapshot);
     for (const add of files) {
-      let rows = tableToRows(readParquet(await this.store.get(actionPathToKey(add.path))), options);
-      // Column mapping: the file's columns are the physical names.
-      if (mapped) rows = rows.map((r) => logicalRow(r, dataSchema));
+      const raw = tableToRows(readParquet(await this.store.get(actionPathToKey(add.path))), options);
       // Rows another engine deleted by a deletion vector are not rows of the table.
       const dv = descriptorOf(add.deletionVector);
       const deleted = dv ? await readDeletionVector(this.store, dv) : undefined;
-      for (const [i, row] of rows.entries()) {
+      for (const [i, fileRow] of raw.entries()) {
         if (deleted?.has(i)) continue;
+        // Column mapping: the file's columns are the physical names.
+        const row = mapped ? logicalRow(fileRow, dataSchema) : fileRow;
         const full: Record<string, unknown> = {};
         for (const f of schema.fields) {
           full[f.name] = partCols.includes(f.name) ? parsePartitionValue(f.type, add.partitionValues[mapped ? physicalName(f) : f.name]) : (row[f.name] ?? null);
+        }
+        // Row tracking: where the row came from, so that a rewrite keeps its id (and its
+        // commit version while it is unchanged). An enumerable symbol: copies carry it.
+        if (tracking) {
+          const id = (fileRow[tracking.idColumn] as bigint | null | undefined) ?? (add.baseRowId != null ? BigInt(add.baseRowId) + BigInt(i) : null);
+          const version = (fileRow[tracking.versionColumn] as bigint | null | undefined) ?? add.defaultRowCommitVersion ?? null;
+          (full as Record<symbol, unknown>)[ROW_ORIGIN] = { id, version, values: { ...full } } satisfies RowOrigin;
         }
         out.push(full);
       }
@@ -522,10 +535,10 @@ export class DeltaTable {
     if (this.snapshot.property(APPEND_ONLY)) {
       throw new TableError(`${this.store.url} is append-only ('${APPEND_ONLY.key}' is true): a commit cannot remove files from it`);
     }
-    if ((this.snapshot.protocol?.writerFeatures ?? []).includes("rowTracking")) {
+    if ((this.snapshot.protocol?.writerFeatures ?? []).includes("rowTracking") && !materializedRowTracking(this.snapshot)) {
       throw new TableError(
-        `${this.store.url} tracks row ids (the rowTracking feature): a rewrite must keep each row's id and commit version in ` +
-          `hidden columns, which data-subscriber does not write; appends to it are fine`,
+        `${this.store.url} tracks row ids (the rowTracking feature) but names no materialized row id and commit version columns ` +
+          `(delta.rowTracking.materializedRowIdColumnName, …): a rewrite could not keep each row's id; appends to it are fine`,
       );
     }
   }
@@ -553,4 +566,51 @@ export class DeltaTable {
 function logCheckpointError(url: string): (err: unknown, version: number) => void {
   return (err, version) =>
     getLogger(["data-subscriber", "delta"]).warn("The checkpoint of {url} at version {version} failed (the commit stands): {error}", { url, version, error: String(err) });
+}
+
+/** Where a row read from a row-tracking table came from (see `readRows`). */
+export const ROW_ORIGIN = Symbol("rowOrigin");
+interface RowOrigin {
+  /** Its row id: materialized, or the file's base row id plus its index. */
+  id: bigint | number | null;
+  /** Its row commit version: materialized, or the file's default. */
+  version: bigint | number | null;
+  /** Its values as read, to tell an updated row from a copied one. */
+  values: Record<string, unknown>;
+}
+
+/** The hidden columns that carry row ids and commit versions through rewrites, when the table names them. */
+function materializedRowTracking(snapshot: Snapshot): { idColumn: string; versionColumn: string } | undefined {
+  if (!(snapshot.protocol?.writerFeatures ?? []).includes("rowTracking")) return undefined;
+  const config = snapshot.metadata?.configuration ?? {};
+  const idColumn = config["delta.rowTracking.materializedRowIdColumnName"];
+  const versionColumn = config["delta.rowTracking.materializedRowCommitVersionColumnName"];
+  return idColumn && versionColumn ? { idColumn, versionColumn } : undefined;
+}
+
+/**
+ * A batch with the row-tracking columns added: each row read from the table keeps its id,
+ * and its commit version unless it changed (null: the new file's commit version); new rows
+ * have neither (they take the new file's base row id and version).
+ */
+function withMaterializedRowIds(built: BuiltBatch, rows: readonly Row[], tracking: { idColumn: string; versionColumn: string }, schema: StructType): BuiltBatch {
+  const ids: unknown[] = [];
+  const versions: unknown[] = [];
+  for (const row of rows) {
+    const origin = (row as Record<symbol, unknown>)[ROW_ORIGIN] as RowOrigin | undefined;
+    ids.push(origin?.id ?? null);
+    versions.push(origin && sameValues(origin.values, row, schema) ? origin.version : null);
+  }
+  const extra = rowsToArrow(struct(field(tracking.idColumn, "long"), field(tracking.versionColumn, "long")), ids.map((id, i) => ({ [tracking.idColumn]: id, [tracking.versionColumn]: versions[i] })));
+  const fields = [...built.batch.schema.fields, ...extra.batch.schema.fields];
+  const children = [...built.batch.data.children, ...extra.batch.data.children];
+  const data = arrow.makeData({ type: new arrow.Struct(fields), length: built.numRows, nullCount: 0, children } as never) as unknown as arrow.Data<arrow.Struct>;
+  return { ...built, batch: new arrow.RecordBatch(new arrow.Schema(fields, built.batch.schema.metadata), data) };
+}
+
+/** Whether a row still has the values it was read with. */
+function sameValues(before: Record<string, unknown>, row: Row, schema: StructType): boolean {
+  // A long read as a bigint may come back as a number (the MERGE counts stock as numbers): the same value.
+  const text = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === "bigint" || (typeof x === "number" && Number.isInteger(x)) ? String(x) : x instanceof Map ? [...x] : x));
+  return schema.fields.every((f) => text(before[f.name] ?? null) === text((row as Record<string, unknown>)[f.name] ?? null));
 }

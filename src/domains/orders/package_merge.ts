@@ -48,8 +48,9 @@ export class PackageMerge implements PrepareStep<Order, Reserved> {
       else if (f.name !== name) problems.push(`  - ${name}: found as '${f.name}', expected the name '${name}'`);
       else if (typeof f.type !== "string" || !types.includes(f.type)) problems.push(`  - ${name}: found ${typeText(f.type, f.nullable)}, expected ${types.join(" or ")}`);
     }
-    if ((table.snapshot.protocol?.writerFeatures ?? []).includes("rowTracking")) {
-      problems.push(`  - the table tracks row ids (the rowTracking feature): the MERGE's rewrite would have to keep them, which it does not`);
+    const config = table.snapshot.metadata?.configuration ?? {};
+    if ((table.snapshot.protocol?.writerFeatures ?? []).includes("rowTracking") && !(config["delta.rowTracking.materializedRowIdColumnName"] && config["delta.rowTracking.materializedRowCommitVersionColumnName"])) {
+      problems.push(`  - the table tracks row ids (the rowTracking feature) but names no materialized row id columns: the MERGE's rewrite could not keep them`);
     }
     if (table.snapshot.property(APPEND_ONLY)) {
       problems.push(`  - the table is append-only ('${APPEND_ONLY.key}' is true): the MERGE rewrites the files whose stock changes, which removes them; set it to false (ALTER TABLE … SET TBLPROPERTIES ('delta.appendOnly' = 'false')) or use another table`);
