@@ -24,7 +24,8 @@ export class PackageMerge implements PrepareStep<Order, Reserved> {
 
   /** The data files whose rows the cache holds now (what memory checks compare with the table's live files). */
   cachedFiles(): string[] {
-    return [...this.#rows.keys()];
+    // Keys are `<path>#<deletion vector id>`; a path in an action has no raw '#' (URI-encoded).
+    return [...this.#rows.keys()].map((k) => k.slice(0, k.indexOf("#")));
   }
 
   missingTable(url: string): string {
