@@ -1,6 +1,7 @@
 # data-subscriber. Every target installs what it needs on first use:
 # Bun and Deno from the npm registry into .tools/, the packages from bun.lock,
-# and (for the tests) a Python venv with moto, delta-rs, PySpark and DuckDB in .venv/.
+# and (for the tests) a Python venv with moto, delta-rs, PySpark and DuckDB in .venv/;
+# the interop tests fetch Trino 476 once with Maven (~/.m2) and unpack it into ~/.cache/data-subscriber.
 SHELL := /bin/bash
 TOOLS := .tools/node_modules/.bin
 BUN := $(TOOLS)/bun

@@ -111,6 +111,35 @@ export function canonicalValue(v: unknown, t: DeltaType): CanonicalValue {
   throw new Error(`canonicalValue: unsupported type ${JSON.stringify(t)}`);
 }
 
+/**
+ * Canonical `rows` (of `schema`) with every `timestamp` (not `timestamp_ntz`) rounded to the
+ * millisecond, half up, as Trino reads them: its Delta Lake connector maps a Delta `timestamp` to
+ * `timestamp(3) with time zone` and rounds the stored microseconds (`Timestamps.roundDiv`), so
+ * these are exactly the values Trino can give back. Sorted again.
+ */
+export function timestampsToMillis(rows: readonly CanonicalRow[], schema: DeltaStructType): CanonicalRow[] {
+  return sortCanonicalRows(rows.map((r) => roundTimestamps(r, schema) as CanonicalRow));
+}
+
+function roundTimestamps(v: CanonicalValue, t: DeltaType): CanonicalValue {
+  if (v === null) return null;
+  if (typeof t === "string") {
+    if (t !== "timestamp") return v;
+    const micros = isoMicros(v as string);
+    const ms = micros + 500n >= 0n ? (micros + 500n) / 1000n : -((-(micros + 500n) + 999n) / 1000n); // floor
+    return canonicalTimestamp(ms * 1000n, false);
+  }
+  if (t.type === "struct") {
+    const o = v as Record<string, CanonicalValue>;
+    return Object.fromEntries(t.fields.map((f) => [f.name, roundTimestamps(o[f.name] ?? null, f.type)]));
+  }
+  if (t.type === "array") return (v as CanonicalValue[]).map((x) => roundTimestamps(x, t.elementType));
+  if (t.type === "map") {
+    return (v as CanonicalValue[][]).map(([k, x]) => [roundTimestamps(k!, t.keyType), roundTimestamps(x!, t.valueType)]);
+  }
+  return v;
+}
+
 function compareKeys(a: CanonicalValue, b: CanonicalValue): number {
   const an = typeof a === "number", bn = typeof b === "number";
   if (an && bn) return (a as number) - (b as number);

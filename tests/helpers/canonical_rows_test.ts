@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { canonicalRows, canonicalValue, type DeltaStructType, type DeltaType } from "./canonical_rows.ts";
+import { canonicalRows, canonicalValue, type DeltaStructType, type DeltaType, timestampsToMillis } from "./canonical_rows.ts";
 
 const field = (name: string, type: DeltaType) => ({ name, type, nullable: true, metadata: {} });
 const SCHEMA: DeltaStructType = {
@@ -79,4 +79,23 @@ test("a value that does not fit its type is refused, not passed through", () => 
   assert.throws(() => canonicalValue("yesterday", "timestamp"), /bad timestamp/);
   assert.throws(() => canonicalValue("1e3", "decimal(10,2)"), /bad decimal/);
   assert.throws(() => canonicalValue(1, "interval"), /unsupported type/);
+});
+
+test("timestampsToMillis rounds every timestamp half up to the millisecond, as Trino reads it, and leaves timestamp_ntz", () => {
+  const s: DeltaStructType = {
+    type: "struct",
+    fields: [
+      field("id", "integer"), field("ts", "timestamp"), field("ntz", "timestamp_ntz"),
+      field("st", { type: "struct", fields: [field("t", "timestamp")] }),
+      field("arr", { type: "array", elementType: "timestamp", containsNull: true }),
+    ],
+  };
+  const rows = canonicalRows([
+    { id: 1, ts: "2024-06-01T12:00:00.999999Z", ntz: "2024-06-01T12:00:00.999999", st: { t: "2024-01-02T03:04:05.123456Z" }, arr: ["2024-01-01T00:00:00.000500Z", null] },
+    { id: 2, ts: "1969-12-31T23:59:59.999999Z", ntz: null, st: null, arr: ["1969-12-31T23:59:59.999500Z", "1969-12-31T23:59:59.999499Z"] },
+  ], s);
+  assert.deepEqual(timestampsToMillis(rows, s), canonicalRows([
+    { id: 1, ts: "2024-06-01T12:00:01Z", ntz: "2024-06-01T12:00:00.999999", st: { t: "2024-01-02T03:04:05.123Z" }, arr: ["2024-01-01T00:00:00.001Z", null] },
+    { id: 2, ts: "1970-01-01T00:00:00Z", ntz: null, st: null, arr: ["1970-01-01T00:00:00Z", "1969-12-31T23:59:59.999Z"] },
+  ], s));
 });

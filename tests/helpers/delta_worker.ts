@@ -1,9 +1,10 @@
 /**
  * Test helper: drives `tests/interop/py/delta_worker.py`, a long-running Python
  * process that reads and writes Delta tables with delta-rs (`deltalake`) and with
- * Spark + delta-spark, and reads them with DuckDB's delta extension, so the interop
- * tests can check our tables with three independent readers and read the tables the
- * two reference writers wrote. Runs under Bun and Deno.
+ * Spark + delta-spark, and reads them with DuckDB's delta extension and with Trino 476
+ * (the engine behind Athena), so the interop tests can check our tables with four
+ * independent readers and read the tables the two reference writers wrote. Runs under
+ * Bun and Deno.
  *
  * ```ts
  * const w = await startDeltaWorker();
@@ -21,7 +22,12 @@
  * request that needs it (~10 s, ~20 s the very first time on a machine while Ivy
  * downloads the Delta jars from Maven Central into ~/.ivy2.5.2); delta-rs-only use
  * never starts a JVM. Send `{op: "start_spark"}` from a `beforeAll` with a long
- * timeout to pay that cost up front. The worker's stderr (Python and Spark logs)
+ * timeout to pay that cost up front. Trino too starts on first use, or on `{op: "start_trino"}`:
+ * the first time on a machine the worker fetches its server tarball with Maven (~820 MB,
+ * into ~/.m2/repository) and unpacks it into `${XDG_CACHE_HOME:-~/.cache}/data-subscriber`;
+ * after that a start is ~15-25 s (`tests/interop/py/trino_reader.py`). `{op: "start_trino",
+ * wait: false}` returns once its JVM is launched, so Spark can start meanwhile; the next
+ * `start_trino` or Trino read waits for it. The worker's stderr (Python and Spark logs)
  * is kept (last 64 KiB, shown when the worker dies); set `DS_WORKER_LOG=1` to
  * stream it to this process's stderr.
  */
@@ -38,14 +44,15 @@ export type StorageOptions = Record<string, string>;
 
 /** The engines that write reference tables and run SQL. */
 export type Engine = "deltalake" | "spark";
-/** The engines that read tables: the writers, and DuckDB (`delta_scan`, local paths only). */
-export type ReadEngine = Engine | "duckdb";
+/** The engines that read tables: the writers, DuckDB (`delta_scan`) and Trino 476 (its Delta Lake
+ * connector, reading `timestamp` at millisecond precision); the last two local paths only. */
+export type ReadEngine = Engine | "duckdb" | "trino";
 
 export interface ReadRequest {
   op: "read";
   engine: ReadEngine;
   /** Local path or s3:// URI (spark reads an s3:// table from a temp copy made with boto3;
-   * duckdb reads local paths only). */
+   * duckdb and trino read local paths only). */
   path: string;
   /** SQL predicate; every engine (deltalake runs it through delta-rs' DataFusion). */
   filter?: string;
@@ -53,7 +60,7 @@ export interface ReadRequest {
   filters?: [string, string, unknown][];
   /** deltalake only: "datafusion" (default, delta-rs' own parquet reader) or "pyarrow". */
   reader?: "datafusion" | "pyarrow";
-  /** Time travel (not duckdb). */
+  /** Time travel (not duckdb; trino: `FOR VERSION AS OF`). */
   version?: number;
   /** false: skip returning rows (count/version/numFiles only). */
   rows?: boolean;
@@ -112,7 +119,15 @@ export type DeltaRequest =
   | SqlRequest
   | OriginalJobRequest
   | { op: "ping" }
-  | { op: "start_spark" };
+  | { op: "start_spark" }
+  | StartTrinoRequest;
+
+/** Installs (first time on a machine) and starts the worker's Trino server. */
+export interface StartTrinoRequest {
+  op: "start_trino";
+  /** false: return once the JVM is launched (the next Trino request waits for it). Default true. */
+  wait?: boolean;
+}
 
 export interface ReadResponse {
   ok: true;
@@ -120,12 +135,13 @@ export interface ReadResponse {
   schema: DeltaStructType;
   /** Canonical rows (`canonical_rows.ts`), sorted (absent with `rows: false`). */
   rows: CanonicalRow[];
-  /** spark: `SELECT COUNT(*)` (answered from stats when they are there); deltalake, duckdb: exact. */
+  /** spark: `SELECT COUNT(*)` (answered from stats when they are there); deltalake, duckdb, trino: exact. */
   count: number;
   /** The version read; null from duckdb (delta_scan does not report it). */
   version: number | null;
+  /** The files read (trino: the files that hold a live row, `COUNT(DISTINCT "$path")`). */
   numFiles: number;
-  /** deltalake, duckdb: sum of `numRecords` over the files' stats, null if any file has none. */
+  /** deltalake, duckdb: sum of `numRecords` over the files' stats, null if any file has none; trino: null. */
   statsCount?: number | null;
   ms: number;
 }
@@ -151,6 +167,7 @@ type ResponseFor<R> = R extends ReadRequest ? ReadResponse
   : R extends WriteRequest ? WriteResponse
   : R extends SqlRequest ? SqlResponse
   : R extends OriginalJobRequest ? { ok: true; ms: number; versions: Record<string, number> }
+  : R extends StartTrinoRequest ? { ok: true; ms: number; startMs?: number; downloadMs?: number; unpackMs?: number; version: string }
   : { ok: true; ms: number; startMs?: number };
 
 export interface DeltaWorker {

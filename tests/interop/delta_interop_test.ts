@@ -1,7 +1,8 @@
 /**
- * Interop: tables written by this library are read by delta-rs, Spark and DuckDB (its delta
- * extension, a third Delta implementation: delta-kernel-rs) with identical rows and schema;
- * tables written by delta-rs and Spark are read by this library.
+ * Interop: tables written by this library are read by delta-rs, Spark, DuckDB (its delta
+ * extension, a third Delta implementation: delta-kernel-rs) and Trino 476 (the engine behind
+ * Athena, with its own Delta Lake connector) with identical rows and schema; tables written by
+ * delta-rs and Spark are read by this library.
  */
 import assert from "node:assert/strict";
 import * as fs from "node:fs/promises";
@@ -13,13 +14,13 @@ import { openStore } from "../../src/adapters/open_store.ts";
 import { LOG_DIR } from "../../src/core/delta/log_paths.ts";
 import { array, decimal, field, map, struct, type StructType } from "../../src/core/schema/schema.ts";
 import { DeltaTable } from "../../src/core/delta/table.ts";
-import { canonicalRows, type DeltaStructType } from "../helpers/canonical_rows.ts";
+import { canonicalRows, type DeltaStructType, timestampsToMillis } from "../helpers/canonical_rows.ts";
 import { type DeltaWorker, type Engine, type ReadEngine, startDeltaWorker } from "../helpers/delta_worker.ts";
 import { startMoto, type Moto } from "../helpers/servers.ts";
 
 /** The engines that read the tables we write. */
-const READERS: ReadEngine[] = ["deltalake", "spark", "duckdb"];
-/** The engines whose tables our reader reads (DuckDB only reads). */
+const READERS: ReadEngine[] = ["deltalake", "spark", "duckdb", "trino"];
+/** The engines whose tables our reader reads (DuckDB and Trino only read). */
 const WRITERS: Engine[] = ["deltalake", "spark"];
 
 const ALL_TYPES: StructType = struct(
@@ -55,6 +56,15 @@ const allTypesRows: Record<string, unknown>[] = [
   },
 ];
 
+/**
+ * Trino's Delta Lake connector (476) reads a Delta `timestamp` as `timestamp(3) with time zone`
+ * (DeltaLakeSchemaSupport maps it to TIMESTAMP_TZ_MILLIS; the stored microseconds are rounded
+ * half up to the millisecond). Its rows are compared with ours rounded the same way
+ * (`timestampsToMillis`), every other value exactly; a filter on a timestamp literal finer
+ * than a millisecond asks about what Trino cannot see, and is not sent to it.
+ */
+const trinoCannotSee = (engine: ReadEngine, filter: string) => engine === "trino" && /TIMESTAMP '[^']*\.\d{4,}'/.test(filter);
+
 /** Field names and types, recursively, without nullability (engines may report it differently). */
 function shape(t: unknown): unknown {
   if (typeof t === "string") return t;
@@ -65,7 +75,7 @@ function shape(t: unknown): unknown {
   return t;
 }
 
-describe("interop with delta-rs, Spark and DuckDB", () => {
+describe("interop with delta-rs, Spark, DuckDB and Trino", () => {
   let worker: DeltaWorker;
   let root: string;
   let moto: Moto;
@@ -73,7 +83,10 @@ describe("interop with delta-rs, Spark and DuckDB", () => {
   before(async () => {
     root = await fs.mkdtemp(path.join(os.tmpdir(), "ds-interop-"));
     [worker, moto] = await Promise.all([startDeltaWorker(), startMoto()]);
+    // Trino's JVM starts while Spark does; the second start_trino waits until it serves
+    await worker.request({ op: "start_trino", wait: false });
     await worker.request({ op: "start_spark" });
+    await worker.request({ op: "start_trino" });
   });
   after(async () => {
     await worker?.close();
@@ -89,7 +102,8 @@ describe("interop with delta-rs, Spark and DuckDB", () => {
     const expected = canonicalRows(rows, schema as DeltaStructType);
     for (const engine of READERS) {
       const res = await worker.request({ op: "read", engine, path: tablePath });
-      assert.deepEqual(res.rows, expected, `${engine} reads the rows we wrote`);
+      const want = engine === "trino" ? timestampsToMillis(expected, schema as DeltaStructType) : expected;
+      assert.deepEqual(res.rows, want, `${engine} reads the rows we wrote`);
       assert.deepEqual(shape(res.schema), shape(schema), `${engine} sees our schema`);
       assert.equal(res.count, rows.length, `${engine} counts the rows`);
       if (engine === "deltalake") assert.equal(res.statsCount, rows.length, "numRecords in stats add up");
@@ -123,6 +137,8 @@ describe("interop with delta-rs, Spark and DuckDB", () => {
       ["id >= 10 AND id < 20", [10, 11]],
       ["ts = TIMESTAMP '2024-01-01 00:00:00.123456'", [2]],
       ["ts > TIMESTAMP '2024-06-01 12:00:00.999998'", [11]],
+      ["ts = TIMESTAMP '2024-06-01 12:00:00'", [10]],
+      ["ts < TIMESTAMP '2024-01-01 00:00:00.124'", [1, 2]],
       [`name = '${long}b'`, [11]],
       [`name > '${long}a'`, [11]],
       ["price = 2.50", [2]],
@@ -130,6 +146,7 @@ describe("interop with delta-rs, Spark and DuckDB", () => {
     ];
     for (const engine of READERS) {
       for (const [filter, ids] of cases) {
+        if (trinoCannotSee(engine, filter)) continue;
         const res = await worker.request({ op: "read", engine, path: dir, filter });
         assert.deepEqual(res.rows.map((r) => r.id).sort((a, b) => Number(a) - Number(b)), ids, `${engine}: ${filter}`);
       }
@@ -182,6 +199,8 @@ describe("interop with delta-rs, Spark and DuckDB", () => {
         ["id >= 10 AND id < 20", [10, 11]],
         ["ts = TIMESTAMP '2024-01-01 00:00:00.123456'", [2]],
         ["ts > TIMESTAMP '2024-06-01 12:00:00.999998'", [11]],
+        ["ts = TIMESTAMP '2024-06-01 12:00:00'", [10]],
+        ["ts < TIMESTAMP '2024-01-01 00:00:00.124'", [1, 2]],
         [`name = '${long}b'`, [11]],
         ["price = 2.50", [2]],
         ["day = DATE '2024-06-02'", [11]],
@@ -190,6 +209,7 @@ describe("interop with delta-rs, Spark and DuckDB", () => {
       ];
       for (const engine of READERS) {
         for (const [filter, ids] of cases) {
+          if (trinoCannotSee(engine, filter)) continue;
           const res = await worker.request({ op: "read", engine, path: dir, filter });
           assert.deepEqual(res.rows.map((r) => r.id).sort((a, b) => Number(a) - Number(b)), ids, `${engine}: ${filter}`);
         }
@@ -205,7 +225,7 @@ describe("interop with delta-rs, Spark and DuckDB", () => {
     const rows = values.flatMap((p, i) => [{ id: i * 2, part: p, v: i }, { id: i * 2 + 1, part: p, v: null }]);
     await table.append(rows);
     await readAll(dir, schema, rows);
-    for (const engine of ["spark", "duckdb"] as const) {
+    for (const engine of ["spark", "duckdb", "trino"] as const) {
       for (const p of ["a/b", "%", "x=y", "😀"]) {
         const res = await worker.request({ op: "read", engine, path: dir, filter: `part = '${p}'` });
         assert.deepEqual(res.rows.map((r) => r.part), [p, p], `${engine} partition filter on ${p}`);
@@ -231,9 +251,9 @@ describe("interop with delta-rs, Spark and DuckDB", () => {
     assert.equal(history.rows[0]!.operation, "MERGE");
   });
 
-  // delta-rs only: DuckDB would read s3:// through its httpfs extension and a secret, which the
-  // worker does not set up (its duckdb reader takes local paths); Spark reads the S3 tables of the
-  // e2e tests.
+  // delta-rs only: DuckDB would read s3:// through its httpfs extension and a secret, and Trino
+  // through its native S3 file system and a catalog pointed at moto, neither of which the worker
+  // sets up (their readers take local paths); Spark reads the S3 tables of the e2e tests.
   test("a table on S3 (moto) is read by delta-rs", async () => {
     const bucket = await moto.bucket();
     const url = `s3://${bucket}/orders/delta/bronze/events`;

@@ -1,7 +1,7 @@
 /**
  * Tables Spark created with table features (protocol writer 7, reader 3, and the legacy
  * writer versions 3 and 4): we append to them and rewrite them (the package_table MERGE's
- * primitive), Spark, delta-rs and DuckDB read every row, and the protocol is as Spark left it.
+ * primitive), Spark, delta-rs, DuckDB and Trino read every row, and the protocol is as Spark left it.
  * Deletion vectors Spark wrote are honoured. Features whose use a write cannot honour (a
  * CHECK constraint, row tracking) are refused at open, by name; an append-only table
  * refuses the rewrite.
@@ -30,7 +30,10 @@ describe("tables with table features, created by Spark", () => {
   before(async () => {
     root = await fs.mkdtemp(path.join(os.tmpdir(), "ds-features-"));
     worker = await startDeltaWorker();
+    // Trino's JVM starts while Spark does; the second start_trino waits until it serves
+    await worker.request({ op: "start_trino", wait: false });
     await worker.request({ op: "start_spark" });
+    await worker.request({ op: "start_trino" });
   });
   after(async () => {
     await worker?.close();
@@ -74,7 +77,7 @@ describe("tables with table features, created by Spark", () => {
     ["legacy writer 4 (constraints, generated columns and change data feed, unused)", { "delta.minReaderVersion": "1", "delta.minWriterVersion": "4", "delta.checkpointInterval": "2" }, true],
   ];
   for (const [title, properties, deltaRsReads] of writable) {
-    test(`${title}: appended to and rewritten, read by Spark${deltaRsReads ? ", delta-rs" : ""} and DuckDB, protocol unchanged`, async () => {
+    test(`${title}: appended to and rewritten, read by Spark${deltaRsReads ? ", delta-rs" : ""}, DuckDB and Trino, protocol unchanged`, async () => {
       const dir = path.join(root, title.replace(/[^a-z0-9]+/gi, "-").slice(0, 40));
       await sparkTable(dir, properties);
       const before = await protocolOf(worker, dir);
@@ -91,6 +94,7 @@ describe("tables with table features, created by Spark", () => {
       assert.deepEqual(await idsAndNames("spark", dir), expected);
       if (deltaRsReads) assert.deepEqual(await idsAndNames("deltalake", dir), expected);
       assert.deepEqual(await idsAndNames("duckdb", dir), expected);
+      assert.deepEqual(await idsAndNames("trino", dir), expected);
       assert.deepEqual(await protocolOf(worker, dir), before, "the protocol as Spark left it");
       const history = await worker.request({ op: "sql", sql: `DESCRIBE HISTORY delta.\`${dir}\`` });
       assert.deepEqual(history.rows.map((r) => r.operation).slice(0, 2), ["MERGE", "WRITE"]);
@@ -111,11 +115,11 @@ describe("tables with table features, created by Spark", () => {
     await table.append([{ id: 3, name: "three", at: null }]);
     const files = [...table.snapshot.files.values()];
     await assert.rejects(table.rewrite(files, await table.readRows(files)), /append-only \('delta\.appendOnly' is true\)/);
-    for (const engine of ["spark", "deltalake", "duckdb"] as const) assert.deepEqual(await idsAndNames(engine, dir), ["1:one", "2:two", "3:three"], engine);
+    for (const engine of ["spark", "deltalake", "duckdb", "trino"] as const) assert.deepEqual(await idsAndNames(engine, dir), ["1:one", "2:two", "3:three"], engine);
     assert.deepEqual(await protocolOf(worker, dir), before);
   });
 
-  test("deletion vectors Spark wrote (a DELETE) are honoured: our reads leave the rows out, our rewrite removes the file with its vector, the deleted rows stay deleted in Spark, delta-rs and DuckDB", async () => {
+  test("deletion vectors Spark wrote (a DELETE) are honoured: our reads leave the rows out, our rewrite removes the file with its vector, the deleted rows stay deleted in Spark, delta-rs, DuckDB and Trino", async () => {
     const dir = path.join(root, "deletion-vectors");
     await sparkTable(dir, { "delta.enableDeletionVectors": "true" });
     await worker.request({ op: "sql", sql: `INSERT INTO delta.\`${dir}\` (id, name) VALUES (3, 'three'), (4, 'four'), (5, 'five'), (6, 'six')` });
@@ -137,6 +141,7 @@ describe("tables with table features, created by Spark", () => {
     assert.deepEqual(await idsAndNames("spark", dir), expected);
     assert.deepEqual(await idsAndNames("deltalake", dir), expected);
     assert.deepEqual(await idsAndNames("duckdb", dir), expected);
+    assert.deepEqual(await idsAndNames("trino", dir), expected);
     assert.deepEqual(await protocolOf(worker, dir), before, "the protocol as Spark left it");
   });
 
@@ -160,11 +165,11 @@ describe("tables with table features, created by Spark", () => {
     const after = await worker.request({ op: "sql", sql: `SELECT id, _metadata.row_id AS row_id, _metadata.row_commit_version AS v FROM delta.\`${dir}\` ORDER BY id` });
     assert.deepEqual(after.rows.map((r) => Number(r.row_id)), ids, "the same ids after the rewrite");
     assert.deepEqual(after.rows.map((r) => Number(r.v)), [table.version, ...res.rows.slice(1).map((r) => Number(r.v))], "the changed row at the rewrite's version, the others as they were");
-    for (const engine of ["spark", "deltalake", "duckdb"] as const) assert.deepEqual(await idsAndNames(engine, dir), ["1:ONE", "2:two", "3:three", "4:four"], engine);
+    for (const engine of ["spark", "deltalake", "duckdb", "trino"] as const) assert.deepEqual(await idsAndNames(engine, dir), ["1:ONE", "2:two", "3:three", "4:four"], engine);
     assert.deepEqual(await protocolOf(worker, dir), before);
   });
 
-  test("column mapping (name mode), a column renamed by Spark: appended to and rewritten under its new name, read by Spark, delta-rs and DuckDB", async () => {
+  test("column mapping (name mode), a column renamed by Spark: appended to and rewritten under its new name, read by Spark, delta-rs, DuckDB and Trino", async () => {
     const dir = path.join(root, "column-mapping");
     await sparkTable(dir, { "delta.columnMapping.mode": "name", "delta.minReaderVersion": "2", "delta.minWriterVersion": "5", "delta.checkpointInterval": "3" });
     await worker.request({ op: "sql", sql: `ALTER TABLE delta.\`${dir}\` RENAME COLUMN name TO title` });
@@ -175,16 +180,18 @@ describe("tables with table features, created by Spark", () => {
     const files = [...table.snapshot.files.values()];
     await table.rewrite(files, (await table.readRows(files)).map((r) => (Number(r.id) === 2 ? { ...r, title: "TWO" } : r)));
     const expected = ["1:one", "2:TWO", "3:three"];
-    for (const engine of ["spark", "deltalake", "duckdb"] as const) {
+    for (const engine of ["spark", "deltalake", "duckdb", "trino"] as const) {
       const res = await worker.request({ op: "read", engine, path: dir });
       assert.deepEqual(res.rows.map((r) => `${r.id}:${r.title}`).sort(), expected, engine);
     }
     const filtered = await worker.request({ op: "read", engine: "spark", path: dir, filter: "title = 'three'" });
     assert.deepEqual(filtered.rows.map((r) => Number(r.id)), [3], "Spark's filter on the renamed column, by our stats");
+    const trino = await worker.request({ op: "read", engine: "trino", path: dir, filter: "title = 'three'" });
+    assert.deepEqual(trino.rows.map((r) => Number(r.id)), [3], "Trino's filter on the renamed column, by our stats");
     assert.deepEqual(await protocolOf(worker, dir), before);
   });
 
-  test("v2 checkpoints: Spark's UUID-named checkpoint (and its sidecars) is read; ours, classic-named in the V2 spec, is what Spark, delta-rs and DuckDB start from", async () => {
+  test("v2 checkpoints: Spark's UUID-named checkpoint (and its sidecars) is read; ours, classic-named in the V2 spec, is what Spark, delta-rs, DuckDB and Trino start from", async () => {
     const dir = path.join(root, "v2-checkpoint");
     const log = path.join(dir, "_delta_log");
     await sparkTable(dir, { "delta.checkpointPolicy": "v2", "delta.checkpointInterval": "2" });
@@ -200,12 +207,12 @@ describe("tables with table features, created by Spark", () => {
     assert.ok((await fs.readdir(log)).includes("00000000000000000004.checkpoint.parquet"));
     for (let v = 2; v < 4; v++) await fs.rm(path.join(log, `${String(v).padStart(20, "0")}.json`));
     const expected = ["1:one", "2:two", "3:three", "4:four", "5:five"];
-    for (const engine of ["spark", "deltalake", "duckdb"] as const) assert.deepEqual(await idsAndNames(engine, dir), expected, engine);
+    for (const engine of ["spark", "deltalake", "duckdb", "trino"] as const) assert.deepEqual(await idsAndNames(engine, dir), expected, engine);
     assert.deepEqual(await protocolOf(worker, dir), before);
     assert.deepEqual((await DeltaTable.open(new LocalStore(dir))).version, 4);
   });
 
-  test("timestampNtz with a TIMESTAMP_NTZ column: our wall-clock times read back unchanged by Spark; delta-rs and DuckDB read every row", async () => {
+  test("timestampNtz with a TIMESTAMP_NTZ column: our wall-clock times read back unchanged by Spark and Trino; delta-rs and DuckDB read every row", async () => {
     const dir = path.join(root, "timestamp-ntz");
     await sparkTable(dir, { "delta.checkpointInterval": "2" }, ", wall TIMESTAMP_NTZ");
     const before = await protocolOf(worker, dir);
@@ -217,7 +224,10 @@ describe("tables with table features, created by Spark", () => {
     const ours = await DeltaTable.open(new LocalStore(dir));
     const walls = (await ours.readRows(undefined, { timestamps: "micros" })).filter((r) => r.wall != null).map((r) => r.wall);
     assert.deepEqual(walls, [BigInt(Date.UTC(2024, 4, 1, 10, 30)) * 1000n + 123456n]);
-    for (const engine of ["spark", "deltalake", "duckdb"] as const) assert.deepEqual(await idsAndNames(engine, dir), ["1:one", "2:two", "3:three", "4:four"], engine);
+    // Trino reads timestamp_ntz as timestamp(6): the wall-clock time to the microsecond
+    const trino = await worker.request({ op: "read", engine: "trino", path: dir, filter: "id > 2" });
+    assert.deepEqual(trino.rows.map((r) => [Number(r.id), r.wall]).sort(), [[3, "2024-05-01T10:30:00.123456"], [4, null]]);
+    for (const engine of ["spark", "deltalake", "duckdb", "trino"] as const) assert.deepEqual(await idsAndNames(engine, dir), ["1:one", "2:two", "3:three", "4:four"], engine);
     assert.deepEqual(await protocolOf(worker, dir), before);
   });
 

@@ -5,6 +5,7 @@ and the dispatch to the modules beside it.
   deltalake_reader.py  read tables and run SQL with delta-rs
   spark_reader.py      read tables and run SQL with Spark (+ the Spark session)
   duckdb_reader.py     read tables with DuckDB's delta extension (+ its connection)
+  trino_reader.py      read tables with Trino 476 (+ its server: fetched, unpacked, started)
   reference_writer.py  write reference tables with delta-rs or Spark
   original_job.py      the tables the original PySpark jobs left, made their way
   worker_common.py     logging, the wire form of values, local and S3 locations
@@ -16,15 +17,21 @@ that prints go to stderr). Logs go to stderr. The worker exits on EOF.
 
 Engines: "deltalake" (delta-rs, always available, cheap), "spark"
 (PySpark + delta-spark; the session is created lazily on the first request
-that needs it, so delta-rs-only users never start a JVM) and "duckdb" (DuckDB's
+that needs it, so delta-rs-only users never start a JVM), "duckdb" (DuckDB's
 delta extension, for `read` of local tables only; its connection too is opened
-on first use).
+on first use) and "trino" (a Trino 476 server, the engine behind Athena, for
+`read` of local tables only; installed into a cache outside the clone and
+started on first use, or by `start_trino`, and stopped on exit).
 
 Requests (every request may carry an "id", echoed back in the response):
 
   {"op":"ping"}                                   -> {"ok":true}
   {"op":"start_spark"}                            -> {"ok":true,"startMs":..}
-  {"op":"read","engine":"deltalake"|"spark"|"duckdb","path":P,
+  {"op":"start_trino","wait":false?}              -> {"ok":true,"startMs":..?,
+                                                      "downloadMs":..?,"unpackMs":..?}
+                                                  (wait false: returns once the JVM is
+                                                   launched; the next trino request waits)
+  {"op":"read","engine":"deltalake"|"spark"|"duckdb"|"trino","path":P,
    "filter":"<SQL predicate>"?,                   (every engine; deltalake runs
                                                    it through delta-rs' DataFusion)
    "filters":[["col","=",v],...]?,                (deltalake only: delta-rs /
@@ -37,12 +44,13 @@ Requests (every request may carry an "id", echoed back in the response):
    "storage":{AWS_ENDPOINT_URL,..}?}              (delta-rs storage options; for
                                                    spark an s3:// table is first
                                                    mirrored to a temp dir with boto3;
-                                                   not duckdb: local paths only)
+                                                   not duckdb, trino: local paths only)
     -> {"ok":true,"schema":<Delta schema JSON as the engine sees it>,
         "rows":[rows in the wire form, in the engine's order],"count":N,
-        "version":V (duckdb: null, delta_scan does not report it),"numFiles":F,
+        "version":V (duckdb: null, delta_scan does not report it),"numFiles":F
+        (trino: the files holding a live row),
         "statsCount":N|null (deltalake, duckdb: sum of numRecords from stats,
-                             null when a file has none)}
+                             null when a file has none; trino: null)}
   {"op":"write","engine":..,"path":P,"case":"all_types"|"partitioned"|"many_commits",
    "storage":{..}?}
     -> {"ok":true,"schema":..,"rows":[rows read back, wire form],"version":V}
@@ -78,14 +86,16 @@ import duckdb_reader  # noqa: E402
 import original_job  # noqa: E402
 import reference_writer  # noqa: E402
 import spark_reader  # noqa: E402
+import trino_reader  # noqa: E402
 from worker_common import log  # noqa: E402
 
 _PROTO = None  # the real stdout, kept for the protocol only (see main)
 
 
-# op -> engine -> handler; "ping", "start_spark" and "original_job" take no engine
+# op -> engine -> handler; "ping", "start_spark", "start_trino" and "original_job" take no engine
 _BY_ENGINE = {
-    "read": {"deltalake": deltalake_reader.read, "spark": spark_reader.read, "duckdb": duckdb_reader.read},
+    "read": {"deltalake": deltalake_reader.read, "spark": spark_reader.read, "duckdb": duckdb_reader.read,
+             "trino": trino_reader.read},
     "write": {"deltalake": reference_writer.write_deltalake, "spark": reference_writer.write_spark},
     "sql": {"deltalake": deltalake_reader.sql, "spark": spark_reader.sql},
 }
@@ -97,6 +107,8 @@ def handle(req: dict) -> dict:
         return {"ok": True}
     if op == "start_spark":
         return spark_reader.start()
+    if op == "start_trino":
+        return trino_reader.start(req)
     if op == "original_job":
         return original_job.write(req)
     if op not in _BY_ENGINE:
@@ -158,6 +170,7 @@ def main() -> None:
         except Exception as e:  # e.g. a value JSON cannot carry
             respond({"ok": False, "error": _error_text(e), **({"id": req["id"]} if "id" in req else {})})
     duckdb_reader.close()
+    trino_reader.stop()
     spark_reader.stop()
     log("bye")
 
