@@ -4,6 +4,7 @@ import { readParquet } from "../parquet/parquet.ts";
 import { type Action, decodeCommit } from "./actions.ts";
 import { TableError } from "./errors.ts";
 import { SIDECAR_DIR } from "./log_paths.ts";
+import { absolutePathToKey } from "./partitions.ts";
 
 const ACTION_COLUMNS = ["txn", "add", "remove", "metaData", "protocol", "domainMetadata", "sidecar", "checkpointMetadata"] as const;
 
@@ -28,10 +29,9 @@ export async function readCheckpoint(store: ObjectStore, key: string): Promise<A
 /** The store key of a sidecar: a name in `_delta_log/_sidecars/`, or an absolute path inside the table. */
 function sidecarKey(store: ObjectStore, path: string): string {
   if (!/^[a-z][a-z0-9+.-]*:/i.test(path) && !path.startsWith("/")) return `${SIDECAR_DIR}${decodeURIComponent(path)}`;
-  const root = store.url.replace(/\/+$/, "") + "/";
-  const i = path.indexOf("/_delta_log/_sidecars/");
-  if (i >= 0) return decodeURIComponent(path.slice(i + 1));
-  throw new TableError(`A checkpoint's sidecar '${path}' lies outside ${root}_delta_log/_sidecars/`);
+  const key = absolutePathToKey(store.url, path);
+  if (key === undefined || !key.startsWith(SIDECAR_DIR)) throw new TableError(`A checkpoint's sidecar '${path}' lies outside ${store.url}/${SIDECAR_DIR}`);
+  return key;
 }
 
 async function readParquetActions(store: ObjectStore, key: string): Promise<Action[]> {

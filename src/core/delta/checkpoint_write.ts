@@ -5,7 +5,7 @@ import { array, field, map, struct, type StructType } from "../schema/schema.ts"
 import { readLastCheckpointVersion, writeLastCheckpoint } from "./last_checkpoint.ts";
 import { checkpointKey } from "./log_paths.ts";
 import type { Snapshot } from "./snapshot.ts";
-import { columnMappingMode, physicalName, physicalSchema } from "./column_mapping.ts";
+import { columnMappingMode, physicalColumnNames, physicalSchema } from "./column_mapping.ts";
 import { type ParsedStatsSchema, parsedStatsSchema, partitionValuesParsed, statsParsed } from "./checkpoint_stats.ts";
 import { CHECKPOINT_WRITE_STATS_AS_JSON, CHECKPOINT_WRITE_STATS_AS_STRUCT, DATA_SKIPPING_NUM_INDEXED_COLS, DELETED_FILE_RETENTION_DURATION } from "./table_properties.ts";
 
@@ -117,8 +117,7 @@ function parsedSchemaOf(snapshot: Snapshot): ParsedStatsSchema | undefined {
   try {
     // Stats and partition values of a column-mapped table are keyed by physical names.
     if (columnMappingMode(snapshot.metadata) === "name") {
-      const physical = (c: string) => physicalName(snapshot.schema.fields.find((f) => f.name === c)!);
-      return parsedStatsSchema(physicalSchema(snapshot.schema), snapshot.partitionColumns.map(physical), snapshot.property(DATA_SKIPPING_NUM_INDEXED_COLS));
+      return parsedStatsSchema(physicalSchema(snapshot.schema), physicalColumnNames(snapshot.schema, snapshot.partitionColumns), snapshot.property(DATA_SKIPPING_NUM_INDEXED_COLS));
     }
     return parsedStatsSchema(snapshot.schema, snapshot.partitionColumns, snapshot.property(DATA_SKIPPING_NUM_INDEXED_COLS));
   } catch {

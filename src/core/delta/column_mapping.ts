@@ -26,6 +26,14 @@ export function physicalName(f: StructField): string {
   return typeof p === "string" && p !== "" ? p : f.name;
 }
 
+/** The physical names of top-level columns (partition columns), given by their logical names. */
+export function physicalColumnNames(schema: StructType, names: readonly string[]): string[] {
+  return names.map((c) => {
+    const f = schema.fields.find((x) => x.name === c);
+    return f ? physicalName(f) : c;
+  });
+}
+
 /** The schema with every field, nested ones included, under its physical name. */
 export function physicalSchema(schema: StructType): StructType {
   return { type: "struct", fields: schema.fields.map((f) => ({ ...f, name: physicalName(f), type: physicalType(f.type) })) };

@@ -14,6 +14,7 @@
  */
 import type { ObjectStore } from "../../ports/object_store.ts";
 import { TableError } from "./errors.ts";
+import { absolutePathToKey } from "./partitions.ts";
 
 /** The `deletionVector` field of an `add` or `remove` action. */
 export interface DeletionVectorDescriptor {
@@ -90,11 +91,9 @@ export function relativeVectorPath(pathOrInlineDv: string): string {
 
 /** The store key of an absolute path inside the table's folder. */
 function absoluteKey(store: ObjectStore, path: string): string {
-  const root = store.url.replace(/\/+$/, "") + "/";
-  const plain = path.startsWith("file:") ? path.replace(/^file:(\/\/)?/, "/") : path;
-  const rootPlain = root.startsWith("file:") ? root.replace(/^file:(\/\/)?/, "/") : root;
-  if (plain.startsWith(rootPlain)) return decodeURIComponent(plain.slice(rootPlain.length));
-  throw new TableError(`A deletion vector at '${path}' lies outside the table (${store.url})`);
+  const key = absolutePathToKey(store.url, path);
+  if (key === undefined) throw new TableError(`A deletion vector at '${path}' lies outside the table (${store.url})`);
+  return key;
 }
 
 const Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";

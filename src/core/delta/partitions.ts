@@ -42,6 +42,17 @@ export function actionPathToKey(path: string): string {
 }
 
 /**
+ * The object key of an absolute, URI-encoded path (`file:`, `s3://…`) inside the table at
+ * `tableUrl`, or undefined when it lies outside it.
+ */
+export function absolutePathToKey(tableUrl: string, path: string): string | undefined {
+  const plain = (u: string) => (u.startsWith("file:") ? u.replace(/^file:(\/\/)?/, "/") : u);
+  const root = plain(tableUrl.replace(/\/+$/, "") + "/");
+  const p = plain(path);
+  return p.startsWith(root) ? decodeURIComponent(p.slice(root.length)) : undefined;
+}
+
+/**
  * The string a partition value is stored as in `partitionValues` (null for null; Spark
  * also stores the empty string as null).
  * @throws {SchemaError} when the value does not fit the column's type.

@@ -4,7 +4,7 @@ import type { ObjectStore } from "../../ports/object_store.ts";
 import { tableToRows, type ValueOptions } from "../arrow/arrow_to_rows.ts";
 import { adoptedBatch } from "../arrow/adopted_batch.ts";
 import { type BuiltBatch, rowsToArrow } from "../arrow/rows_to_arrow.ts";
-import { columnMappingMode, logicalRow, physicalBatch, physicalName, physicalSchema, withColumnMapping } from "./column_mapping.ts";
+import { columnMappingMode, logicalRow, physicalBatch, physicalColumnNames, physicalName, physicalSchema, withColumnMapping } from "./column_mapping.ts";
 import { descriptorOf, readDeletionVector } from "./deletion_vector.ts";
 import { CODEC_SUFFIX, type Codec, readParquet, writeParquet } from "../parquet/parquet.ts";
 import { type Action, type Add, type Metadata, type Protocol, type Remove, type Txn } from "./actions.ts";
@@ -331,10 +331,8 @@ export class DeltaTable {
     if (columnMappingMode(this.snapshot.metadata) === "name") {
       built = physicalBatch(given, dataSchema);
       dataSchema = physicalSchema(dataSchema);
-      const fields = this.snapshot.schema.fields;
-      const physical = (c: string) => physicalName(fields.find((f) => f.name === c)!);
-      partitionColumns = partitionColumns.map(physical);
-      partitionValues = Object.fromEntries(Object.entries(logicalValues).map(([c, v]) => [physical(c), v]));
+      partitionColumns = physicalColumnNames(this.snapshot.schema, partitionColumns);
+      partitionValues = Object.fromEntries(Object.entries(logicalValues).map(([c, v]) => [physicalColumnNames(this.snapshot.schema, [c])[0]!, v]));
     }
     const bytes = writeParquet([built.batch], { codec });
     const key = `${partitionFolder(partitionColumns, partitionValues)}part-00000-${crypto.randomUUID()}-c000.${CODEC_SUFFIX[codec]}parquet`;
@@ -580,7 +578,7 @@ interface RowOrigin {
 }
 
 /** The hidden columns that carry row ids and commit versions through rewrites, when the table names them. */
-function materializedRowTracking(snapshot: Snapshot): { idColumn: string; versionColumn: string } | undefined {
+export function materializedRowTracking(snapshot: Snapshot): { idColumn: string; versionColumn: string } | undefined {
   if (!(snapshot.protocol?.writerFeatures ?? []).includes("rowTracking")) return undefined;
   const config = snapshot.metadata?.configuration ?? {};
   const idColumn = config["delta.rowTracking.materializedRowIdColumnName"];

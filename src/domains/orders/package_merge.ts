@@ -2,7 +2,7 @@ import type { Add } from "../../core/delta/actions.ts";
 import { deletionVectorId, descriptorOf } from "../../core/delta/deletion_vector.ts";
 import { TableError } from "../../core/delta/errors.ts";
 import { APPEND_ONLY } from "../../core/delta/table_properties.ts";
-import type { DeltaTable } from "../../core/delta/table.ts";
+import { type DeltaTable, materializedRowTracking } from "../../core/delta/table.ts";
 import { typeText } from "../../core/schema/schema_adoption.ts";
 import type { PrepareStep, PreparedChange } from "../../engine/domain.ts";
 import { LINE_STRIDE, type Order, type Reserved } from "./order.ts";
@@ -49,8 +49,7 @@ export class PackageMerge implements PrepareStep<Order, Reserved> {
       else if (f.name !== name) problems.push(`  - ${name}: found as '${f.name}', expected the name '${name}'`);
       else if (typeof f.type !== "string" || !types.includes(f.type)) problems.push(`  - ${name}: found ${typeText(f.type, f.nullable)}, expected ${types.join(" or ")}`);
     }
-    const config = table.snapshot.metadata?.configuration ?? {};
-    if ((table.snapshot.protocol?.writerFeatures ?? []).includes("rowTracking") && !(config["delta.rowTracking.materializedRowIdColumnName"] && config["delta.rowTracking.materializedRowCommitVersionColumnName"])) {
+    if ((table.snapshot.protocol?.writerFeatures ?? []).includes("rowTracking") && !materializedRowTracking(table.snapshot)) {
       problems.push(`  - the table tracks row ids (the rowTracking feature) but names no materialized row id columns: the MERGE's rewrite could not keep them`);
     }
     if (table.snapshot.property(APPEND_ONLY)) {

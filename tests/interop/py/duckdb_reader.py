@@ -12,7 +12,7 @@ a secret, neither of which is set up here (the S3 table is checked by delta-rs).
 """
 from __future__ import annotations
 
-from worker_common import arrow_rows, is_s3, local_abs, log
+from worker_common import arrow_rows, is_s3, local_abs, log, sql_literal
 
 _con = None
 # delta_list_files' `cardinality` (a UBIGINT) when the kernel has no numRecords for a file
@@ -45,7 +45,7 @@ def connection():
     })
     path = _extension_path()
     try:
-        con.execute(f"LOAD {_literal(path)}")  # the wheel's binary is signed: no allow_unsigned_extensions
+        con.execute(f"LOAD {sql_literal(path)}")  # the wheel's binary is signed: no allow_unsigned_extensions
     except Exception as e:
         con.close()
         raise RuntimeError(f"DuckDB {duckdb.__version__} cannot load {path} (the wheel must be built for this DuckDB): {e}") from e
@@ -64,10 +64,6 @@ def close() -> None:
         except Exception:
             pass
         _con = None
-
-
-def _literal(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
 
 
 # DuckDB's type (as delta_scan maps the table's Delta type) -> the Delta type name
@@ -109,7 +105,7 @@ def read(req: dict) -> dict:
         if req.get(unsupported) is not None:
             raise ValueError(f"engine duckdb does not take {unsupported!r}")
     con = connection()
-    scan = f"delta_scan({_literal(local_abs(path))})"
+    scan = f"delta_scan({sql_literal(local_abs(path))})"
     rel = con.sql(f"SELECT * FROM {scan}")
     schema = {"type": "struct", "fields": [{"name": n, "type": delta_type(t), "nullable": True, "metadata": {}}
                                            for n, t in zip(rel.columns, rel.types)]}
@@ -119,7 +115,7 @@ def read(req: dict) -> dict:
         # through Arrow, as the other readers: to_pylist gives the values the wire form knows
         out["rows"] = arrow_rows(con.execute(f"SELECT * FROM {scan}{where}").fetch_arrow_table())
     out["count"] = int(con.execute(f"SELECT COUNT(*) FROM {scan}").fetchone()[0])
-    files = con.execute(f"SELECT cardinality FROM delta_list_files({_literal(local_abs(path))})").fetchall()
+    files = con.execute(f"SELECT cardinality FROM delta_list_files({sql_literal(local_abs(path))})").fetchall()
     out["numFiles"] = len(files)
     known = [c for (c,) in files if c is not None and c != _UNKNOWN_CARDINALITY]
     out["statsCount"] = sum(known) if len(known) == len(files) else None

@@ -60,7 +60,7 @@ import urllib.request
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
-from worker_common import is_s3, local_abs, log, to_wire
+from worker_common import is_s3, local_abs, log, sql_literal, to_wire
 
 TRINO_VERSION = "476"
 # sha256 of io.trino:trino-server:476:tar.gz as published on Maven Central
@@ -475,10 +475,6 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _literal(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
 def _listing(path: str) -> set[str]:
     return {os.path.relpath(os.path.join(r, f), path) for r, _d, fs in os.walk(path) for f in fs}
 
@@ -497,8 +493,8 @@ def read(req: dict) -> dict:
     srv = server()
     before = _listing(path)
     name = f"t{next(_names)}"
-    srv.query(f"CALL delta.system.register_table(schema_name => 's', table_name => {_literal(name)}, "
-              f"table_location => {_literal('local://' + path)})")
+    srv.query(f"CALL delta.system.register_table(schema_name => 's', table_name => {sql_literal(name)}, "
+              f"table_location => {sql_literal('local://' + path)})")
     try:
         table = _ident(name)
         at = f" FOR VERSION AS OF {int(req['version'])}" if req.get("version") is not None else ""
@@ -519,7 +515,7 @@ def read(req: dict) -> dict:
             _, hist = srv.query(f'SELECT max(version) FROM {_ident(name + "$history")}')
             out["version"] = int(hist[0][0])
     finally:
-        srv.query(f"CALL delta.system.unregister_table(schema_name => 's', table_name => {_literal(name)})")
+        srv.query(f"CALL delta.system.unregister_table(schema_name => 's', table_name => {sql_literal(name)})")
     added = _listing(path) - before
     if added:  # a judge must not change what it judges
         raise AssertionError(f"Trino left files in {path}: {sorted(added)}")

@@ -140,3 +140,8 @@ def s3_upload(src: str, path: str, storage: dict) -> None:
             local = os.path.join(root, f)
             rel = os.path.relpath(local, src).replace(os.sep, "/")
             c.upload_file(local, bucket, f"{prefix}/{rel}" if prefix else rel)
+
+
+def sql_literal(s: str) -> str:
+    """A SQL string literal: quoted, its quotes doubled."""
+    return "'" + s.replace("'", "''") + "'"
