@@ -29,6 +29,18 @@ for (const [seed, what] of REGRESSIONS) {
   test(`simulation seed ${seed} (regression: ${what})`, () => check(seed));
 }
 
+/**
+ * Seeds that fail today, each with what it shows: kept so that the bug stays in sight and
+ * its fix is checked by taking the seed off this list (into REGRESSIONS).
+ */
+const KNOWN_FAILING: [number, string][] = [
+  [2021, "retention world (day-long jumps, operator resets, shards stopped at gaps): records of one shard land in orders and orders_items but never in events, outside any dropped intent; fails the same on the commit before this list existed"],
+];
+
+for (const [seed, what] of KNOWN_FAILING) {
+  test(`simulation seed ${seed} (open bug: ${what})`, { skip: `open bug, replay with: ${replayCommand(seed)}` }, () => check(seed));
+}
+
 test(`simulation seeds ${first}..${first + count - 1}: every record once in every table, stock exact, every shard at its tip`, async () => {
   const failed: string[] = [];
   for (let seed = first; seed < first + count; seed++) {
